@@ -1,0 +1,155 @@
+/**
+ * `wirebox serve`: every server the toolkit has, at once, with defaults and
+ * one data folder. Each tool joins by adding one entry to `SERVICES`.
+ *
+ * @module
+ */
+
+import { resolve } from "node:path";
+import { serveEcho } from "../echo/server.ts";
+import { convertArg, parseCommand } from "./args.ts";
+import { type Command, showHelp } from "./command.ts";
+import { print, serverLog, UsageError } from "./output.ts";
+
+/** What a service needs to start inside `wirebox serve`. */
+export interface ServiceContext {
+  /** Address to listen on. */
+  hostname: string;
+  /** Port to listen on (0: any free port). */
+  port: number;
+  /** The data folder (absolute, existing); a service keeps its files in a subfolder. */
+  data: string;
+  /** Stops the service when aborted. */
+  signal: AbortSignal;
+  /** Log line sink. */
+  log: (line: string) => void;
+}
+
+/** A started service. */
+export interface RunningService {
+  /** Where it listens: `tcp://...`, `udp://...`, `http://...`. */
+  endpoints: string[];
+  /** What to tell a user about it (how to connect, where files go). */
+  note: string;
+  /** Settles when it has stopped. */
+  finished: Promise<void>;
+}
+
+/** One server `wirebox serve` runs. */
+export interface ServiceSpec {
+  /** Short name; also gives the option `--NAME-port`. */
+  name: string;
+  /** Port used unless `--NAME-port` says otherwise. */
+  defaultPort: number;
+  /** Starts it; throws (a bind error, say) if it cannot. */
+  start(context: ServiceContext): Promise<RunningService> | RunningService;
+}
+
+/** The services `wirebox serve` starts, in this order. */
+export const SERVICES: ServiceSpec[] = [
+  {
+    name: "echo",
+    defaultPort: 10888,
+    start(context) {
+      const server = serveEcho(context);
+      return { endpoints: server.endpoints, note: "echo server (TCP and UDP)", finished: server.finished };
+    },
+  },
+];
+
+function help(): string {
+  const ports = SERVICES.map((service) =>
+    `  --${service.name}-port PORT`.padEnd(25) + `port of the ${service.name} server (default ${service.defaultPort})`
+  ).join("\n");
+  return `Usage: wirebox serve [options]
+
+Starts every wirebox server at once (${SERVICES.map((service) => service.name).join(", ")}), with
+defaults and one data folder, prints what listens where, and stops cleanly
+on Ctrl-C or SIGTERM.
+
+Options:
+  --data DIR               data folder for received and served files (default ./wirebox-data)
+  --host HOST              address to listen on (default 0.0.0.0: every interface)
+${ports}
+  --any-port               put every server on a free port (for tests and trying things out)
+  --only NAMES             start only these servers, comma-separated (e.g. --only chat,echo)
+  -q, --quiet              no log lines, only the summary
+  -h, --help               show this help
+
+The first line lists every address ("wirebox listening on tcp://... udp://...");
+one line per server follows.`;
+}
+
+/** `wirebox serve`. */
+export const serveCommand: Command = {
+  name: "serve",
+  summary: "start every server at once with defaults and one data folder",
+  get help() {
+    return help();
+  },
+  async run(args, { signal }) {
+    const portOptions = Object.fromEntries(
+      SERVICES.map((service) => [`${service.name}-port`, { type: "string" as const }]),
+    );
+    const { values } = parseCommand(args, {
+      command: "serve",
+      options: {
+        ...portOptions,
+        data: { type: "string" },
+        host: { type: "string" },
+        "any-port": { type: "boolean" },
+        only: { type: "string" },
+        quiet: { type: "boolean", short: "q" },
+      },
+    });
+    if (values.help) return showHelp(help());
+    const ports = values as Record<string, string | undefined>;
+    const chosen = selectServices(values.only);
+    const data = resolve(values.data ?? "wirebox-data");
+    await Deno.mkdir(data, { recursive: true });
+    const hostname = values.host ?? "0.0.0.0";
+    const stop = new AbortController();
+    const serviceSignal = AbortSignal.any([signal, stop.signal]);
+    const log = serverLog(values.quiet ?? false);
+    const running: { name: string; service: RunningService }[] = [];
+    try {
+      for (const spec of chosen) {
+        const text = ports[`${spec.name}-port`];
+        const port = values["any-port"]
+          ? 0
+          : text === undefined
+          ? spec.defaultPort
+          : convertArg.port(text, `--${spec.name}-port`, "serve");
+        running.push({
+          name: spec.name,
+          service: await spec.start({ hostname, port, data, signal: serviceSignal, log }),
+        });
+      }
+    } catch (error) {
+      // One server could not start: stop the ones that did, then report.
+      stop.abort();
+      await Promise.all(running.map(({ service }) => service.finished));
+      throw error;
+    }
+    print(`wirebox listening on ${running.flatMap(({ service }) => service.endpoints).join(" ")}`);
+    for (const { name, service } of running) {
+      print(`  ${name.padEnd(8)} ${service.endpoints.join(" ").padEnd(48)} ${service.note}`);
+    }
+    print(`  data     ${data}`);
+    print("Press Ctrl-C to stop.");
+    await Promise.all(running.map(({ service }) => service.finished));
+    return 0;
+  },
+};
+
+function selectServices(only: string | undefined): ServiceSpec[] {
+  if (only === undefined) return SERVICES;
+  const names = only.split(",").map((name) => name.trim()).filter(Boolean);
+  for (const name of names) {
+    if (!SERVICES.some((service) => service.name === name)) {
+      const known = SERVICES.map((service) => service.name).join(", ");
+      throw new UsageError(`unknown server "${name}" in --only (known: ${known})`, "serve");
+    }
+  }
+  return SERVICES.filter((service) => names.includes(service.name));
+}

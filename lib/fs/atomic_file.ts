@@ -1,0 +1,229 @@
+/**
+ * A file that appears under its final name only when it is complete: bytes
+ * go to a temporary name beside the target, are flushed to disk, and are
+ * renamed into place. An aborted write leaves nothing under the final name.
+ *
+ * @module
+ */
+
+import { basename, dirname, extname, join } from "node:path";
+
+/** What to do when the final name is already taken at commit time. */
+export type ConflictPolicy = "overwrite" | "reject" | "rename";
+
+/** Options for {@linkcode AtomicFile.create}. */
+export interface AtomicFileOptions {
+  /** Temporary path to write to. It must be in the target's directory, so the
+   * rename stays on one file system.
+   * @default {".<name>.<random>.part" beside the target} */
+  tempPath?: string;
+  /** Keep what `tempPath` already holds and append to it (resuming a transfer).
+   * @default {false} */
+  append?: boolean;
+  /** Leave the temporary file in place on `abort()` (so a transfer can resume later).
+   * @default {false} */
+  keepOnAbort?: boolean;
+  /** Flush data and the directory entry to disk before the file counts as complete.
+   * @default {true} */
+  fsync?: boolean;
+  /** Permission bits of the new file.
+   * @default {0o644} */
+  mode?: number;
+}
+
+/** Options for {@linkcode AtomicFile.commit}. */
+export interface CommitOptions {
+  /** When the final name exists: replace it, fail with `Deno.errors.AlreadyExists`,
+   * or pick a free name `name (1).ext`, `name (2).ext`...
+   * @default {"overwrite"} */
+  onConflict?: ConflictPolicy;
+}
+
+const MAX_RENAME_ATTEMPTS = 10_000;
+
+/**
+ * A file being written under a temporary name.
+ *
+ * @example Usage
+ * ```ts
+ * import { AtomicFile } from "./atomic_file.ts";
+ * const dir = await Deno.makeTempDir();
+ * const file = await AtomicFile.create(`${dir}/report.pdf`);
+ * try {
+ *   await file.write(new TextEncoder().encode("%PDF-1.7 ..."));
+ *   const stored = await file.commit({ onConflict: "rename" });
+ *   console.log(stored); // ".../report.pdf", or ".../report (1).pdf" if that was taken
+ * } finally {
+ *   await file.abort(); // no-op after commit; removes the temporary file otherwise
+ * }
+ * ```
+ */
+export class AtomicFile {
+  #file: Deno.FsFile | undefined;
+  #options: AtomicFileOptions;
+  #written: number;
+  #done = false;
+
+  /** The final path the file is meant for. */
+  readonly path: string;
+  /** Where the bytes are being written. */
+  readonly tempPath: string;
+
+  private constructor(path: string, tempPath: string, file: Deno.FsFile, offset: number, options: AtomicFileOptions) {
+    this.path = path;
+    this.tempPath = tempPath;
+    this.#file = file;
+    this.#written = offset;
+    this.#options = options;
+  }
+
+  /** Opens a temporary file for `path` (creating nothing under `path` itself). */
+  static async create(path: string, options: AtomicFileOptions = {}): Promise<AtomicFile> {
+    const tempPath = options.tempPath ?? temporaryPathFor(path);
+    if (dirname(tempPath) !== dirname(path)) {
+      throw new TypeError(`Temporary file ${tempPath} must be in the same directory as ${path}`);
+    }
+    const file = await Deno.open(tempPath, {
+      write: true,
+      create: true,
+      createNew: !options.append && options.tempPath === undefined,
+      truncate: !options.append,
+      append: options.append ?? false,
+      mode: options.mode ?? 0o644,
+    });
+    const offset = options.append ? (await file.stat()).size : 0;
+    return new AtomicFile(path, tempPath, file, offset, options);
+  }
+
+  /** Bytes in the temporary file so far (including any resumed from before). */
+  get bytesWritten(): number {
+    return this.#written;
+  }
+
+  /** Appends `bytes` (all of them). */
+  async write(bytes: Uint8Array): Promise<void> {
+    const file = this.#open();
+    let offset = 0;
+    while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
+    this.#written += bytes.length;
+  }
+
+  /**
+   * Flushes, closes and renames the file into place; returns the path it was
+   * stored under (which differs from `path` when `onConflict` is "rename").
+   */
+  async commit(options: CommitOptions = {}): Promise<string> {
+    const file = this.#open();
+    const fsync = this.#options.fsync ?? true;
+    if (fsync) await file.sync();
+    file.close();
+    this.#file = undefined;
+    let finalPath: string;
+    try {
+      finalPath = await placeFile(this.tempPath, this.path, options.onConflict ?? "overwrite");
+    } catch (error) {
+      await this.abort();
+      throw error;
+    }
+    this.#done = true;
+    if (fsync) await syncDirectory(dirname(finalPath));
+    return finalPath;
+  }
+
+  /** Closes and removes the temporary file, unless committed (or `keepOnAbort`). Safe to call twice. */
+  async abort(): Promise<void> {
+    if (this.#file) {
+      try {
+        this.#file.close();
+      } catch { /* already closed */ }
+      this.#file = undefined;
+    }
+    if (this.#done) return;
+    this.#done = true;
+    if (!this.#options.keepOnAbort) await Deno.remove(this.tempPath).catch(() => {});
+  }
+
+  /** Same as `abort()`, so `await using` cleans up a file that was not committed. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.abort();
+  }
+
+  #open(): Deno.FsFile {
+    if (!this.#file) throw new Deno.errors.BadResource(`${this.path} is already committed or aborted`);
+    return this.#file;
+  }
+}
+
+/** `.name.<random>.part` beside `path`: hidden, and recognisable as unfinished. */
+export function temporaryPathFor(path: string): string {
+  const random = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
+  return join(dirname(path), `.${basename(path)}.${random}.part`);
+}
+
+/**
+ * `report.pdf` → `report (1).pdf`, `report (2).pdf`... for the n-th alternative.
+ *
+ * @example Usage
+ * ```ts
+ * import { alternativeName } from "./atomic_file.ts";
+ * alternativeName("/srv/report.pdf", 2); // "/srv/report (2).pdf"
+ * ```
+ */
+export function alternativeName(path: string, n: number): string {
+  const name = basename(path);
+  // Dotfiles like ".bashrc" have no extension to keep apart.
+  const ext = name.startsWith(".") && name.indexOf(".", 1) < 0 ? "" : extname(name);
+  return join(dirname(path), `${name.slice(0, name.length - ext.length)} (${n})${ext}`);
+}
+
+async function placeFile(tempPath: string, path: string, policy: ConflictPolicy): Promise<string> {
+  if (policy === "overwrite") {
+    await Deno.rename(tempPath, path);
+    return path;
+  }
+  for (let n = 0; n < MAX_RENAME_ATTEMPTS; n++) {
+    const candidate = n === 0 ? path : alternativeName(path, n);
+    if (await linkNoClobber(tempPath, candidate)) {
+      await Deno.remove(tempPath);
+      return candidate;
+    }
+    if (policy === "reject") throw new Deno.errors.AlreadyExists(`${basename(path)} already exists`);
+  }
+  throw new Deno.errors.AlreadyExists(`No free name for ${basename(path)} after ${MAX_RENAME_ATTEMPTS} tries`);
+}
+
+// A hard link fails when the name exists, so two writers can never both win
+// the same name (a check-then-rename could let both through).
+async function linkNoClobber(from: string, to: string): Promise<boolean> {
+  try {
+    await Deno.link(from, to);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) return false;
+    if (error instanceof Deno.errors.NotSupported || error instanceof Deno.errors.PermissionDenied) {
+      // File systems without hard links (FAT, some network mounts): check, then rename.
+      if (await exists(to)) return false;
+      await Deno.rename(from, to);
+      await Deno.writeFile(from, new Uint8Array()); // the caller removes the temporary name
+      return true;
+    }
+    throw error;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  try {
+    using handle = await Deno.open(dir, { read: true });
+    await handle.sync();
+  } catch { /* some platforms cannot open or sync a directory; the rename itself stands */ }
+}

@@ -1,0 +1,158 @@
+/**
+ * Bytes to lines: LF or CRLF endings, UTF-8 with invalid bytes replaced, and
+ * a cap on line length so that a peer that never sends a newline cannot grow
+ * our memory.
+ *
+ * @module
+ */
+
+/** Marks a line that passed the cap; what followed it up to the next newline was dropped. */
+export interface OverlongLine {
+  /** Always `true`: tells an overlong marker apart from a line (a string). */
+  readonly overlong: true;
+  /** The cap that was exceeded, in bytes. */
+  readonly maxLineBytes: number;
+}
+
+/** What a {@linkcode LineStream} emits: a line without its ending, or an overlong marker. */
+export type LineChunk = string | OverlongLine;
+
+/** Options for {@linkcode LineStream}. */
+export interface LineStreamOptions {
+  /** Longest line accepted, in bytes, not counting the line ending.
+   * @default {4096} */
+  maxLineBytes?: number;
+  /** Text encoding of the bytes, any WHATWG label (`utf-8`, `gbk`, `latin1`...).
+   * @default {"utf-8"} */
+  encoding?: string;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * A `TransformStream` from bytes to lines. A line longer than `maxLineBytes`
+ * is reported once, as soon as the cap is passed, by an {@linkcode OverlongLine}
+ * marker; the rest of it is discarded up to the next newline and the stream
+ * carries on. Memory held per stream never exceeds the cap plus one chunk.
+ * A last line without a newline is emitted when the input ends.
+ *
+ * @example Usage
+ * ```ts
+ * import { LineStream } from "./line_stream.ts";
+ * const lines = ReadableStream.from([new TextEncoder().encode("a\r\nb\nc")])
+ *   .pipeThrough(new LineStream({ maxLineBytes: 1024 }));
+ * for await (const line of lines) console.log(line); // "a", "b", "c"
+ * ```
+ */
+export class LineStream extends TransformStream<Uint8Array, LineChunk> {
+  constructor(options: LineStreamOptions = {}) {
+    const framer = new LineFramer(options);
+    super({
+      transform(chunk, controller) {
+        framer.push(chunk, (line) => controller.enqueue(line));
+      },
+      flush(controller) {
+        framer.end((line) => controller.enqueue(line));
+      },
+    });
+  }
+}
+
+/**
+ * The framing state machine behind {@linkcode LineStream}, for callers that
+ * read with `conn.read()` and want lines without the cost of a stream per chunk.
+ *
+ * @example Usage
+ * ```ts
+ * import { LineFramer } from "./line_stream.ts";
+ * const framer = new LineFramer({ maxLineBytes: 16 });
+ * framer.push(new TextEncoder().encode("hello\nwor"), console.log); // "hello"
+ * framer.push(new TextEncoder().encode("ld\n"), console.log); // "world"
+ * ```
+ */
+export class LineFramer {
+  #max: number;
+  #decoder: TextDecoder;
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #discarding = false;
+
+  constructor(options: LineStreamOptions = {}) {
+    this.#max = options.maxLineBytes ?? 4096;
+    if (!Number.isInteger(this.#max) || this.#max < 1) {
+      throw new RangeError(`maxLineBytes must be a positive integer, got ${this.#max}`);
+    }
+    this.#decoder = new TextDecoder(options.encoding ?? "utf-8");
+    // Framing on the byte 0x0A is only sound for ASCII-compatible encodings.
+    if (this.#decoder.encoding.startsWith("utf-16")) {
+      throw new RangeError(`Cannot frame lines in ${this.#decoder.encoding}: use an ASCII-compatible encoding`);
+    }
+  }
+
+  /** Bytes held for a line not yet ended. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /** Feeds bytes; calls `emit` for every line (or overlong marker) they complete. */
+  push(chunk: Uint8Array, emit: (line: LineChunk) => void): void {
+    let start = 0;
+    while (start < chunk.length) {
+      const newline = chunk.indexOf(LF, start);
+      const end = newline < 0 ? chunk.length : newline;
+      if (this.#discarding) {
+        if (newline >= 0) this.#discarding = false;
+      } else if (this.#pendingBytes + (end - start) > this.#max + 1) {
+        // +1 tolerates the CR of a CRLF ending split from its LF.
+        this.#overflow(emit, newline < 0);
+      } else if (newline < 0) {
+        this.#pending.push(chunk.slice(start));
+        this.#pendingBytes += chunk.length - start;
+      } else {
+        this.#emitLine(chunk.subarray(start, end), emit);
+      }
+      if (newline < 0) break;
+      start = newline + 1;
+    }
+  }
+
+  /** Ends the input: emits a last line that had no newline. */
+  end(emit: (line: LineChunk) => void): void {
+    if (this.#pendingBytes > 0 && !this.#discarding) this.#emitLine(new Uint8Array(0), emit);
+    this.#reset();
+    this.#discarding = false;
+  }
+
+  #overflow(emit: (line: LineChunk) => void, lineContinues: boolean): void {
+    this.#reset();
+    this.#discarding = lineContinues;
+    emit({ overlong: true, maxLineBytes: this.#max });
+  }
+
+  #emitLine(tail: Uint8Array, emit: (line: LineChunk) => void): void {
+    let bytes = tail;
+    if (this.#pending.length > 0) {
+      bytes = new Uint8Array(this.#pendingBytes + tail.length);
+      let offset = 0;
+      for (const part of this.#pending) {
+        bytes.set(part, offset);
+        offset += part.length;
+      }
+      bytes.set(tail, offset);
+      this.#reset();
+    }
+    let length = bytes.length;
+    if (length > 0 && bytes[length - 1] === CR) length--;
+    if (length > this.#max) {
+      emit({ overlong: true, maxLineBytes: this.#max });
+      return;
+    }
+    emit(this.#decoder.decode(bytes.subarray(0, length)));
+  }
+
+  #reset(): void {
+    this.#pending = [];
+    this.#pendingBytes = 0;
+  }
+}

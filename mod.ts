@@ -1,0 +1,51 @@
+/**
+ * wirebox as a library: the servers and clients behind the `wirebox` command,
+ * and the mechanisms they share (line framing, a TCP server base, UDP
+ * helpers, address parsing, atomic files, safe paths).
+ *
+ * Every server takes an `AbortSignal` and stops gracefully when it aborts;
+ * every network wait has a time limit.
+ *
+ * @example An echo server on a free port
+ * ```ts
+ * import { serveEcho } from "./mod.ts";
+ * const controller = new AbortController();
+ * const echo = serveEcho({ hostname: "127.0.0.1", port: 0, signal: controller.signal });
+ * console.log(echo.endpoints); // ["tcp://127.0.0.1:40001", "udp://127.0.0.1:40001"]
+ * controller.abort();
+ * await echo.finished;
+ * ```
+ *
+ * @example Lines from a TCP connection, capped at 4 KiB each
+ * ```ts
+ * import { LineStream, serveTcp } from "./mod.ts";
+ * const controller = new AbortController();
+ * const server = serveTcp(async (conn) => {
+ *   for await (const line of conn.readable.pipeThrough(new LineStream({ maxLineBytes: 4096 }))) {
+ *     console.log(typeof line === "string" ? line : "(line too long)");
+ *   }
+ * }, { hostname: "127.0.0.1", port: 0, signal: controller.signal });
+ * controller.abort();
+ * await server.finished;
+ * ```
+ *
+ * @module
+ */
+
+export * from "./lib/net/address.ts";
+export * from "./lib/net/errors.ts";
+export * from "./lib/net/io.ts";
+export * from "./lib/net/line_stream.ts";
+export * from "./lib/net/tcp_connect.ts";
+export * from "./lib/net/tcp_server.ts";
+export * from "./lib/net/timeout.ts";
+export * from "./lib/net/udp.ts";
+export * from "./lib/fs/atomic_file.ts";
+export * from "./lib/fs/safe_path.ts";
+export * from "./lib/text/encoding.ts";
+export * from "./lib/text/format.ts";
+export * from "./lib/text/sanitize.ts";
+export * from "./lib/echo/server.ts";
+export * from "./lib/netcat/pump.ts";
+export * from "./lib/netcat/send.ts";
+export * from "./lib/netcat/listen.ts";
