@@ -80,7 +80,8 @@ export function parseCommand<O extends Record<string, OptionSpec>>(args: string[
 function describeParseError(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: string }).code;
-  const option = /'(-[^' ]+)/.exec(message)?.[1];
+  // Node names the option as '-p, --port <value>' or '--port': keep the long form.
+  const option = /'(?:-\w, )?(--?[^' ,]+)/.exec(message)?.[1];
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown option ${option}`;
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
     return message.includes("argument missing") ? `option ${option} needs a value` : `option ${option} takes no value`;

@@ -56,8 +56,8 @@ async function serve(args: string[], { signal }: RunContext): Promise<number> {
   const server = serveEcho({
     hostname,
     port,
-    tcp: both || values.tcp,
-    udp: both || values.udp,
+    tcp: both || values.tcp === true,
+    udp: both || values.udp === true,
     maxConnections: values["max-clients"] === undefined
       ? undefined
       : convertArg.integer(values["max-clients"], "--max-clients", "echo", { min: 1 }),

@@ -71,7 +71,7 @@ Options:
   --data DIR               data folder for received and served files (default ./wirebox-data)
   --host HOST              address to listen on (default 0.0.0.0: every interface)
 ${ports}
-  --any-port               put every server on a free port (for tests and trying things out)
+  --any-port               put every server without an explicit --NAME-port on a free port
   --only NAMES             start only these servers, comma-separated (e.g. --only chat,echo)
   -q, --quiet              no log lines, only the summary
   -h, --help               show this help
@@ -115,11 +115,8 @@ export const serveCommand: Command = {
     try {
       for (const spec of chosen) {
         const text = ports[`${spec.name}-port`];
-        const port = values["any-port"]
-          ? 0
-          : text === undefined
-          ? spec.defaultPort
-          : convertArg.port(text, `--${spec.name}-port`, "serve");
+        let port = values["any-port"] ? 0 : spec.defaultPort;
+        if (text !== undefined) port = convertArg.port(text, `--${spec.name}-port`, "serve");
         running.push({
           name: spec.name,
           service: await spec.start({ hostname, port, data, signal: serviceSignal, log }),

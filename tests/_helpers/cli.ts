@@ -36,6 +36,11 @@ export interface CliResult {
   stderr: string;
 }
 
+/** A finished CLI run with stdout as raw bytes too. */
+export interface CliBytesResult extends CliResult {
+  stdoutBytes: Uint8Array;
+}
+
 function command(args: string[], options: CliOptions, stdin: "piped" | "null"): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-q", "--config", CONFIG, ...PERMISSIONS, MAIN, ...args],
@@ -50,7 +55,7 @@ function command(args: string[], options: CliOptions, stdin: "piped" | "null"): 
 /**
  * Runs `wirebox ARGS...` to completion and returns its exit code and output.
  */
-export async function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+export async function runCli(args: string[], options: CliOptions = {}): Promise<CliBytesResult> {
   const child = command(args, options, options.stdin === undefined ? "null" : "piped");
   const killer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 30_000);
   try {
@@ -62,7 +67,7 @@ export async function runCli(args: string[], options: CliOptions = {}): Promise<
     }
     const { code, stdout, stderr } = await child.output();
     const decoder = new TextDecoder();
-    return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+    return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr), stdoutBytes: stdout };
   } finally {
     clearTimeout(killer);
   }
