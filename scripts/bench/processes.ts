@@ -1,0 +1,129 @@
+/**
+ * Starting and stopping the processes a benchmark compares, by PID only.
+ *
+ * @module
+ */
+
+import { delay } from "../../lib/net/timeout.ts";
+
+/** A started process. */
+export class Process {
+  readonly child: Deno.ChildProcess;
+  readonly name: string;
+  #stderr: Promise<string>;
+  #stdout: Promise<string>;
+
+  constructor(name: string, child: Deno.ChildProcess) {
+    this.name = name;
+    this.child = child;
+    this.#stdout = new Response(child.stdout).text().catch(() => "");
+    this.#stderr = new Response(child.stderr).text().catch(() => "");
+  }
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  /** Sends SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code and output. */
+  async stop(graceMs = 3000): Promise<{ code: number; stdout: string; stderr: string }> {
+    const kill = (signal: Deno.Signal) => {
+      try {
+        this.child.kill(signal);
+      } catch { /* already gone */ }
+    };
+    kill("SIGTERM");
+    const killer = setTimeout(() => kill("SIGKILL"), graceMs);
+    try {
+      const { code } = await this.child.status;
+      return { code, stdout: await this.#stdout, stderr: await this.#stderr };
+    } finally {
+      clearTimeout(killer);
+    }
+  }
+}
+
+/** Spawns `command` with its output collected (stdin closed unless given). */
+export function spawn(name: string, command: string, args: string[], options: { cwd?: string } = {}): Process {
+  const child = new Deno.Command(command, {
+    args,
+    cwd: options.cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  return new Process(name, child);
+}
+
+/** Runs `command` to completion; returns wall time and output; throws on a non-zero exit. */
+export async function runTimed(
+  command: string,
+  args: string[],
+  options: { cwd?: string; stdin?: string; timeoutMs?: number } = {},
+): Promise<{ ms: number; stdout: string; stderr: string }> {
+  const started = performance.now();
+  const child = new Deno.Command(command, {
+    args,
+    cwd: options.cwd,
+    stdin: options.stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const killer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, options.timeoutMs ?? 120_000);
+  try {
+    if (options.stdin) {
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(options.stdin));
+      await writer.close();
+    }
+    const output = await child.output();
+    const ms = performance.now() - started;
+    const decoder = new TextDecoder();
+    const stdout = decoder.decode(output.stdout);
+    const stderr = decoder.decode(output.stderr);
+    if (output.code !== 0) {
+      throw new Error(`${command} exited ${output.code}: ${stderr.trim().split("\n").slice(-2).join(" ")}`);
+    }
+    return { ms, stdout, stderr };
+  } finally {
+    clearTimeout(killer);
+  }
+}
+
+/** A port that was free a moment ago (for peers that cannot report the one they got). */
+export function freePort(transport: "tcp" | "udp"): number {
+  if (transport === "tcp") {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = listener.addr as Deno.NetAddr;
+    listener.close();
+    return port;
+  }
+  const socket = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  const { port } = socket.addr as Deno.NetAddr;
+  socket.close();
+  return port;
+}
+
+/** Waits until something listens on a loopback port (read from /proc/net), up to `timeoutMs`. */
+export async function waitForPort(transport: "tcp" | "udp", port: number, timeoutMs = 10_000): Promise<void> {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const file of [`/proc/net/${transport}`, `/proc/net/${transport}6`]) {
+      try {
+        const table = Deno.readTextFileSync(file);
+        // Local address column "0100007F:1F90"; state 0A is LISTEN for TCP.
+        const listening = table.split("\n").some((line) => {
+          const fields = line.trim().split(/\s+/);
+          return fields[1]?.endsWith(`:${hex}`) && (transport === "udp" || fields[3] === "0A");
+        });
+        if (listening) return;
+      } catch { /* no IPv6 table */ }
+    }
+    await delay(10);
+  }
+  throw new Error(`Nothing listened on ${transport} port ${port} after ${timeoutMs} ms`);
+}
