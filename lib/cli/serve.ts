@@ -133,6 +133,8 @@ export const serveCommand: Command = {
       print(`  ${name.padEnd(8)} ${service.endpoints.join(" ").padEnd(48)} ${service.note}`);
     }
     print(`  data     ${data}`);
+    const lan = hostname === "0.0.0.0" || hostname === "::" ? lanAddresses() : [];
+    if (lan.length > 0) print(`  others on the LAN reach this machine at ${lan.join(", ")}`);
     print("Press Ctrl-C to stop.");
     await Promise.all(running.map(({ service }) => service.finished));
     return 0;
@@ -149,4 +151,15 @@ function selectServices(only: string | undefined): ServiceSpec[] {
     }
   }
   return SERVICES.filter((service) => names.includes(service.name));
+}
+
+/** This machine's non-loopback IPv4 addresses, for telling users what others should connect to. */
+function lanAddresses(): string[] {
+  try {
+    return Deno.networkInterfaces()
+      .filter((entry) => entry.family === "IPv4" && !entry.address.startsWith("127."))
+      .map((entry) => entry.address);
+  } catch {
+    return []; // not permitted (--allow-sys=networkInterfaces) or not supported: nothing to add
+  }
 }
