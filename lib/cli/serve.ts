@@ -5,8 +5,9 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { serveEcho } from "../echo/server.ts";
+import { serveUpload } from "../upload/server.ts";
 import { convertArg, parseCommand } from "./args.ts";
 import { type Command, showHelp } from "./command.ts";
 import { print, serverLog, UsageError } from "./output.ts";
@@ -53,6 +54,18 @@ export const SERVICES: ServiceSpec[] = [
     start(context) {
       const server = serveEcho(context);
       return { endpoints: server.endpoints, note: "echo server (TCP and UDP)", finished: server.finished };
+    },
+  },
+  {
+    name: "upload",
+    defaultPort: 8888,
+    async start(context) {
+      const server = await serveUpload({ ...context, dir: join(context.data, "uploads") });
+      return {
+        endpoints: server.endpoints,
+        note: `file uploads into ${server.dir} (wirebox upload send FILE --to HOST)`,
+        finished: server.finished,
+      };
     },
   },
 ];
