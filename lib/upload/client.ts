@@ -147,7 +147,19 @@ export async function uploadFiles(
   return results;
 }
 
-/** The server's error line as an error of the matching kind; `code` is kept on it. */
+/**
+ * The server's error line as an error of the matching kind (`PermissionDenied`
+ * for unauthorized or bad-name, `AlreadyExists` for exists, `RangeError` for
+ * too-large...), with the code kept as `uploadCode`.
+ *
+ * @example Usage
+ * ```ts
+ * import { replyError } from "./client.ts";
+ * const error = replyError("exists", "report.pdf already exists on the server");
+ * console.log(error instanceof Deno.errors.AlreadyExists, error.message);
+ * // true "the server refused: report.pdf already exists on the server (exists)"
+ * ```
+ */
 export function replyError(code: string, message: string): Error {
   const text = `the server refused: ${message || UPLOAD_ERROR_CODES[code as UploadErrorCode] || code} (${code})`;
   const Kind = (

@@ -14,6 +14,14 @@ import type { ByteSource } from "./conn_reader.ts";
 /** Bytes per receive buffer (an upload uses two). */
 export const RECEIVE_BUFFER_BYTES = 512 * 1024;
 
+/** Where {@linkcode receiveInto} puts the bytes: the file, and the hash that sees every byte. */
+export interface ReceiveTarget {
+  /** The file being written. */
+  file: AtomicFile;
+  /** Updated with every byte written. */
+  hash: Hash;
+}
+
 /** Options for {@linkcode receiveInto}. */
 export interface ReceiveOptions {
   /** Receive exactly this many bytes; without it, receive until the peer closes. */
@@ -33,7 +41,7 @@ export type ReceiveResult =
   | { ended: "write-failed" | "read-failed"; bytes: number; error: unknown };
 
 /**
- * Reads from `source` into `file`, updating `hash` with every byte. Never
+ * Reads from `source` into `target.file`, updating `target.hash` with every byte. Never
  * throws: a full disk, a reset connection, or an early end come back as the
  * result's `ended` ("complete" means `length` bytes arrived; "eof" that the
  * peer closed, before `length` if one was given).
@@ -55,17 +63,17 @@ export type ReceiveResult =
  *     return Promise.resolve(next.length);
  *   },
  * };
- * const result = await receiveInto(source, file, hash, { length: 3 });
+ * const result = await receiveInto(source, { file, hash }, { length: 3 });
  * console.log(result); // { ended: "complete", bytes: 3 }
  * await file.commit();
  * ```
  */
 export async function receiveInto(
   source: ByteSource,
-  file: AtomicFile,
-  hash: Hash,
+  target: ReceiveTarget,
   options: ReceiveOptions = {},
 ): Promise<ReceiveResult> {
+  const { file, hash } = target;
   const buffers = options.buffers ?? [new Uint8Array(RECEIVE_BUFFER_BYTES), new Uint8Array(RECEIVE_BUFFER_BYTES)];
   const { length, maxBytes = Infinity } = options;
   let received = 0;

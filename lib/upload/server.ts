@@ -16,7 +16,7 @@ import { delay } from "../net/timeout.ts";
 import { listenUdp, udpAddress } from "../net/udp.ts";
 import { sweepPartials } from "./partial.ts";
 import { DEFAULT_UPLOAD_PORT, formatReply } from "./protocol.ts";
-import { type ActiveUpload, serveConnection, type SessionContext } from "./session.ts";
+import { type ActiveUpload, type SessionContext, SessionHandler } from "./session.ts";
 import { serveUdpRaw } from "./udp_raw.ts";
 
 /** Options for {@linkcode serveUpload}. */
@@ -118,7 +118,8 @@ export class UploadServer {
     // UDP first: if TCP then fails, only a socket needs closing, not a running server.
     const socket = options.udpPort === undefined ? undefined : listenUdp({ hostname, port: options.udpPort });
     try {
-      this.tcp = serveTcp((conn, info) => serveConnection(conn, info.remote, info.signal, context), {
+      const sessions = new SessionHandler(context);
+      this.tcp = serveTcp((conn, info) => sessions.serve(conn, info), {
         hostname,
         port: options.port ?? DEFAULT_UPLOAD_PORT,
         maxConnections,

@@ -12,6 +12,7 @@ import { AtomicFile, type ConflictPolicy } from "../fs/atomic_file.ts";
 import { checkName, resolveInside } from "../fs/safe_path.ts";
 import { formatAddress, type HostPort } from "../net/address.ts";
 import { closeQuietly } from "../net/errors.ts";
+import type { ConnectionInfo } from "../net/tcp_server.ts";
 import { writeAll } from "../net/io.ts";
 import { IdleTimer, withTimeout } from "../net/timeout.ts";
 import { formatBytes, formatDuration, formatRate } from "../text/format.ts";
@@ -73,32 +74,46 @@ const REPLY_TIMEOUT_MS = 1000;
 const encoder = new TextEncoder();
 
 /**
- * Serves one connection until it closes, fails, or the server stops.
+ * Serves the connections of one upload server, each until it closes, fails,
+ * or the server stops.
  *
  * @example Usage
  * ```ts
  * import { serveTcp } from "../net/tcp_server.ts";
- * import { serveConnection, type SessionContext } from "./session.ts";
- * const root = await Deno.makeTempDir();
- * const context: SessionContext = {
- *   root, onConflict: "rename", maxSize: Infinity, token: undefined, raw: true, headerTimeoutMs: 10_000,
- *   idleTimeoutMs: 30_000, keepPartial: true, fsync: true, active: new Map(), log: console.log,
- * };
+ * import { SessionHandler } from "./session.ts";
+ * const sessions = new SessionHandler({
+ *   root: await Deno.makeTempDir(),
+ *   onConflict: "rename",
+ *   maxSize: Infinity,
+ *   token: undefined,
+ *   raw: true,
+ *   headerTimeoutMs: 10_000,
+ *   idleTimeoutMs: 30_000,
+ *   keepPartial: true,
+ *   fsync: true,
+ *   active: new Map(),
+ *   log: console.log,
+ * });
  * const controller = new AbortController();
- * const server = serveTcp((conn, info) => serveConnection(conn, info.remote, info.signal, context), {
- *   hostname: "127.0.0.1", signal: controller.signal,
+ * const server = serveTcp((conn, info) => sessions.serve(conn, info), {
+ *   hostname: "127.0.0.1",
+ *   signal: controller.signal,
  * });
  * controller.abort();
  * await server.finished;
  * ```
  */
-export async function serveConnection(
-  conn: Deno.TcpConn,
-  remote: HostPort,
-  signal: AbortSignal,
-  context: SessionContext,
-): Promise<void> {
-  await new Session(conn, remote, signal, context).run();
+export class SessionHandler {
+  #context: SessionContext;
+
+  constructor(context: SessionContext) {
+    this.#context = context;
+  }
+
+  /** Serves `conn`: pass it to `serveTcp` as the connection handler. */
+  async serve(conn: Deno.TcpConn, info: ConnectionInfo): Promise<void> {
+    await new Session(conn, info.remote, info.signal, this.#context).run();
+  }
 }
 
 class Session {
@@ -303,7 +318,7 @@ class Session {
     try {
       await this.#send({ kind: "ready", offset, prefixSha256 });
       this.#idle = new IdleTimer(context.idleTimeoutMs, () => this.#timedOut());
-      const result = await receiveInto(this.#reader, file, hash, { length: header.size - offset, buffers });
+      const result = await receiveInto(this.#reader, { file, hash }, { length: header.size - offset, buffers });
       if (result.ended !== "complete") return await fail(...this.#cutOff(result));
       const line = await this.#reader.readLine(MAX_LINE_BYTES).catch(() => null);
       this.#idle.stop();
@@ -380,7 +395,7 @@ class Session {
     try {
       this.#idle = new IdleTimer(context.idleTimeoutMs, () => this.#timedOut());
       const buffers = this.#buffers ??= [new Uint8Array(RECEIVE_BUFFER_BYTES), new Uint8Array(RECEIVE_BUFFER_BYTES)];
-      const result = await receiveInto(this.#reader, file, hash, { maxBytes: context.maxSize, buffers });
+      const result = await receiveInto(this.#reader, { file, hash }, { maxBytes: context.maxSize, buffers });
       this.#idle.stop();
       const fail = async (why: string, reply?: [UploadErrorCode, string]) => {
         this.#log(`raw upload failed after ${formatBytes(result.bytes)}: ${why}; nothing stored`);
@@ -498,7 +513,15 @@ function sameSecret(given: string | undefined, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-/** `raw-20250131-235959-192.168.1.20-51234.bin`: when and from whom a raw upload came. */
+/**
+ * `raw-20250131-235959-192.168.1.20-51234.bin`: when (local time) and from whom a raw upload came.
+ *
+ * @example Usage
+ * ```ts
+ * import { rawName } from "./session.ts";
+ * rawName(new Date(2025, 0, 31, 23, 59, 59), { hostname: "::1", port: 5000 }, "udp"); // "udp-20250131-235959-__1-5000.bin"
+ * ```
+ */
 export function rawName(when: Date, from: HostPort, prefix = "raw"): string {
   const pad = (n: number) => String(n).padStart(2, "0");
   const date = `${when.getFullYear()}${pad(when.getMonth() + 1)}${pad(when.getDate())}`;
@@ -506,7 +529,15 @@ export function rawName(when: Date, from: HostPort, prefix = "raw"): string {
   return `${prefix}-${date}-${time}-${from.hostname.replaceAll(":", "_")}-${from.port}.bin`;
 }
 
-/** The error code for a storage failure: a full disk, or anything else. */
+/**
+ * The error code for a storage failure: a full disk, or anything else.
+ *
+ * @example Usage
+ * ```ts
+ * import { storageCode } from "./session.ts";
+ * storageCode(Object.assign(new Error("No space left on device"), { code: "ENOSPC" })); // "disk-full"
+ * ```
+ */
 export function storageCode(error: unknown): UploadErrorCode {
   const code = (error as { code?: string }).code;
   return code === "ENOSPC" || code === "EDQUOT" ? "disk-full" : "io-error";
