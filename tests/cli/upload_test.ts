@@ -15,6 +15,15 @@ async function withFolders(fn: (uploads: string, local: string) => Promise<void>
   }
 }
 
+/** Starts `wirebox upload serve` on a free loopback port storing into `uploads`; returns it and its HOST:PORT. */
+async function startUploadServer(uploads: string, ...options: string[]) {
+  const { server, endpoints } = await startServer([
+    ...["upload", "serve", "--host", "127.0.0.1", "--port", "0", "--dir", uploads],
+    ...options,
+  ]);
+  return { server, to: `127.0.0.1:${endpoints.tcp.port}` };
+}
+
 /** Writes `size` random bytes to `path` in 1 MiB pieces; returns their SHA-256. */
 async function writeRandomFile(path: string, size: number): Promise<string> {
   const { createHash } = await import("node:crypto");
@@ -43,19 +52,9 @@ Deno.test("cli upload: serve and send files and a folder; one line per file and 
     await Deno.writeTextFile(join(local, "notes/a.txt"), "alpha\n");
     await Deno.writeTextFile(join(local, "notes/deep/b.txt"), "beta\n");
     await Deno.writeFile(join(local, "photo.jpg"), randomBytes(300_000));
-    const { server, endpoints } = await startServer([
-      "upload",
-      "serve",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--dir",
-      uploads,
-    ]);
+    const { server, to } = await startUploadServer(uploads);
     await using _ = server;
     assert.match(server.stdout[0], /^upload listening on tcp:\/\/127\.0\.0\.1:\d+$/);
-    const to = `127.0.0.1:${endpoints.tcp.port}`;
     const result = await runCli(["upload", "send", join(local, "notes"), join(local, "photo.jpg"), "--to", to]);
     assert.equal(result.code, 0, result.stderr);
     const lines = result.stdout.trim().split("\n");
@@ -81,20 +80,8 @@ Deno.test("cli upload: a refusal, an unreachable server and usage mistakes exit 
   await withFolders(async (uploads, local) => {
     await Deno.writeTextFile(join(local, "a.txt"), "a");
     await Deno.writeTextFile(join(local, "token"), "s3cret\n");
-    const { server, endpoints } = await startServer([
-      "upload",
-      "serve",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--dir",
-      uploads,
-      "--token-file",
-      join(local, "token"),
-    ]);
+    const { server, to } = await startUploadServer(uploads, "--token-file", join(local, "token"));
     await using _ = server;
-    const to = `127.0.0.1:${endpoints.tcp.port}`;
     const refused = await runCli(["upload", "send", join(local, "a.txt"), "--to", to, "--token", "nope"]);
     assert.equal(refused.code, 1);
     assert.equal(refused.stdout, "");
@@ -147,16 +134,7 @@ Deno.test("cli upload: a large file streams through with the server's memory fla
   await withFolders(async (uploads, local) => {
     const size = 256 * 1024 * 1024;
     const digest = await writeRandomFile(join(local, "big.bin"), size);
-    const { server, endpoints } = await startServer([
-      "upload",
-      "serve",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--dir",
-      uploads,
-    ]);
+    const { server, to } = await startUploadServer(uploads);
     await using _ = server;
     const before = await rss(server.pid);
     const samples: number[] = [];
@@ -167,7 +145,7 @@ Deno.test("cli upload: a large file streams through with the server's memory fla
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     })();
-    const result = await runCli(["upload", "send", join(local, "big.bin"), "--to", `127.0.0.1:${endpoints.tcp.port}`], {
+    const result = await runCli(["upload", "send", join(local, "big.bin"), "--to", to], {
       timeoutMs: 120_000,
     });
     sending = false;
@@ -193,18 +171,8 @@ Deno.test("cli upload: a client killed mid-transfer leaves no file; --resume com
   await withFolders(async (uploads, local) => {
     const size = 96 * 1024 * 1024;
     const digest = await writeRandomFile(join(local, "iso.bin"), size);
-    const { server, endpoints } = await startServer([
-      "upload",
-      "serve",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--dir",
-      uploads,
-    ]);
+    const { server, to } = await startUploadServer(uploads);
     await using _ = server;
-    const to = `127.0.0.1:${endpoints.tcp.port}`;
     const client = await startCli(["upload", "send", join(local, "iso.bin"), "--to", to], { waitForFirstLine: false });
     const cut = (4 + Math.floor(Math.random() * 16)) * 1024 * 1024;
     const partialSize = async () => {
