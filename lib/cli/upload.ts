@@ -177,7 +177,12 @@ async function send(args: string[], { signal }: RunContext): Promise<number> {
 function reportFile(result: UploadResult, quiet: boolean, color: boolean): void {
   const name = escapeControls(JSON.stringify(result.file.name));
   if (!result.ok) {
-    printError(`${paint("failed", "red", color)} ${name}: ${result.error?.message ?? "unknown error"}`);
+    // The server keeps what it received of a cut-off upload: say how to continue.
+    const cutOff = result.error instanceof Deno.errors.Interrupted ||
+      result.error instanceof Deno.errors.ConnectionReset ||
+      result.error instanceof Deno.errors.TimedOut;
+    const hint = cutOff && result.offset + result.sent > 0 ? " (run again with --resume to continue)" : "";
+    printError(`${paint("failed", "red", color)} ${name}: ${result.error?.message ?? "unknown error"}${hint}`);
     return;
   }
   if (quiet) return;

@@ -174,10 +174,11 @@ class Session {
   // Runs `step` with a time limit on the whole of it (for headers: a slow trickle is no excuse).
   async #withDeadline<T>(step: () => Promise<T>, what: string): Promise<T> {
     const limit = this.#context.headerTimeoutMs;
-    const timer = setTimeout(
-      () => this.stop("timeout", `${what} within ${formatDuration(limit)}`),
-      limit,
-    );
+    const timer = setTimeout(() => {
+      const why = `${what} within ${formatDuration(limit)}`;
+      this.#log(`closed: ${why}`);
+      this.stop("timeout", why);
+    }, limit);
     try {
       return await step();
     } finally {

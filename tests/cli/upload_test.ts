@@ -167,31 +167,45 @@ Deno.test("cli upload: a large file streams through with the server's memory fla
   });
 });
 
-Deno.test("cli upload: a client killed mid-transfer leaves no file; --resume completes it", async () => {
+Deno.test("cli upload: a client killed or interrupted mid-transfer leaves no file; --resume completes it", async () => {
   await withFolders(async (uploads, local) => {
-    const size = 96 * 1024 * 1024;
+    const size = 128 * 1024 * 1024;
     const digest = await writeRandomFile(join(local, "iso.bin"), size);
     const { server, to } = await startUploadServer(uploads);
     await using _ = server;
-    const client = await startCli(["upload", "send", join(local, "iso.bin"), "--to", to], { waitForFirstLine: false });
-    const cut = (4 + Math.floor(Math.random() * 16)) * 1024 * 1024;
+    const send = (...extra: string[]) =>
+      startCli(["upload", "send", join(local, "iso.bin"), "--to", to, ...extra], { waitForFirstLine: false });
     const partialSize = async () => {
       const [name] = await listTree(uploads);
       return name?.endsWith(".part") ? (await Deno.stat(join(uploads, name))).size : 0;
     };
+    const noFinalFile = async () => (await listTree(uploads)).every((name) => name.startsWith("."));
+
+    // Killed at a random point: the server notices and keeps what arrived.
+    const killed = await send();
+    const cut = (4 + Math.floor(Math.random() * 16)) * 1024 * 1024;
     await waitFor(async () => (await partialSize()) >= cut, 30_000);
-    await client.stop("SIGKILL");
+    await killed.stop("SIGKILL");
     await server.waitFor(/failed "iso\.bin" after .*partial data kept for --resume/);
     const kept = await partialSize();
     assert.ok(kept > 0 && kept < size, `kept ${kept}`);
-    assert.equal((await listTree(uploads)).filter((name) => !name.startsWith(".")).length, 0, "no final file");
+    assert.ok(await noFinalFile(), "no final file");
+
+    // Resumed, then interrupted (Ctrl-C): exit 130 and a hint; the data is kept again.
+    const interrupted = await send("--resume");
+    await waitFor(async () => (await partialSize()) >= kept + 4 * 1024 * 1024, 30_000);
+    const stopped = await interrupted.stop("SIGINT");
+    assert.equal(stopped.code, 130);
+    assert.match(stopped.stderr, /^failed "iso\.bin": interrupted \(run again with --resume to continue\)$/m);
+    assert.ok(await noFinalFile(), "no final file");
+
     const resumed = await runCli(["upload", "send", join(local, "iso.bin"), "--to", to, "--resume"], {
       timeoutMs: 60_000,
     });
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(
       resumed.stdout,
-      new RegExp(`^stored "iso\\.bin": 96\\.0 MiB .*, resumed at .+, sha256 ${digest} verified$`, "m"),
+      new RegExp(`^stored "iso\\.bin": 128 MiB .*, resumed at .+, sha256 ${digest} verified$`, "m"),
     );
     assert.deepEqual(await listTree(uploads), ["iso.bin"]);
   });
