@@ -265,6 +265,7 @@ Deno.test("upload: a header that does not arrive in time, or data that stops, ti
     const tree = await listTree(dir);
     assert.deepEqual(tree, [".stalled.bin." + partialKey("stalled.bin", 1000, "s1") + ".part"]);
     assert.equal((await Deno.stat(join(dir, tree[0]))).size, 400);
+    assert.ok(logs.some((line) => /closed: no complete header arrived within 300 ms$/.test(line)));
     assert.ok(
       logs.some((line) =>
         /failed "stalled\.bin" after 400 B of 1000 B .*no data for 300 ms \(partial data kept/.test(line)
