@@ -244,11 +244,12 @@ async function sendFile(
     while (next) {
       const n = await next;
       const chunk = buffers[turn].subarray(0, n);
-      hash.update(chunk);
       position += n;
       next = position < file.size ? read(buffers[turn ^ 1], file.size - position) : undefined;
       if (connection.hasNews) break; // the server gave up early (or the connection ended): hear why
-      await connection.write(chunk);
+      const writing = connection.write(chunk);
+      hash.update(chunk); // while the write waits for room in the socket
+      await writing;
       progress.sent += n;
       options.onProgress?.(file, position);
       turn ^= 1;
