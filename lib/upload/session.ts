@@ -66,7 +66,7 @@ export interface SessionContext {
 }
 
 // Flush to disk in the background every this many bytes, so commit's flush is short.
-const SYNC_EVERY_BYTES = 32 * 1024 * 1024;
+const SYNC_EVERY_BYTES = 8 * 1024 * 1024;
 const TAKEOVER_WAIT_MS = 5000;
 const LINGER_MS = 2000;
 const LINGER_BYTES = 64 * 1024 * 1024;
