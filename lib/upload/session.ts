@@ -142,7 +142,7 @@ class Session {
     this.#signal.addEventListener("abort", onAbort, { once: true });
     try {
       const opening = await this.#withDeadline(() => this.#detect(), "nothing arrived");
-      if (opening === "empty") return;
+      if (opening === "empty") return this.#log("closed without sending anything; nothing stored");
       if (opening === "raw") return await this.#raw();
       while (await this.#nextUpload());
     } catch (error) {

@@ -27,7 +27,7 @@ Deno.test("raw: a plain socket client's bytes are stored until EOF under a gener
 });
 
 Deno.test("raw: bytes that begin like the header but are not it are raw; an empty connection stores nothing", async () => {
-  await withServer({}, async ({ dir, address }) => {
+  await withServer({}, async ({ dir, address, logs }) => {
     for (const text of ["WIRE", "WIREBOX-UPLOADX", "W"]) {
       const client = await RawClient.connect(address);
       try {
@@ -44,6 +44,7 @@ Deno.test("raw: bytes that begin like the header but are not it are raw; an empt
     await empty.close();
     const stored = await Promise.all((await listTree(dir)).map((name) => Deno.readTextFile(join(dir, name))));
     assert.deepEqual(stored.sort(), ["W", "WIRE", "WIREBOX-UPLOADX"]);
+    assert.ok(logs.some((line) => line.endsWith("closed without sending anything; nothing stored")));
   });
 });
 
