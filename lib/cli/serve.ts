@@ -5,8 +5,9 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { serveEcho } from "../echo/server.ts";
+import { serveUpload } from "../upload/server.ts";
 import { convertArg, parseCommand } from "./args.ts";
 import { type Command, showHelp } from "./command.ts";
 import { print, serverLog, UsageError } from "./output.ts";
@@ -55,11 +56,23 @@ export const SERVICES: ServiceSpec[] = [
       return { endpoints: server.endpoints, note: "echo server (TCP and UDP)", finished: server.finished };
     },
   },
+  {
+    name: "upload",
+    defaultPort: 8888,
+    async start(context) {
+      const server = await serveUpload({ ...context, dir: join(context.data, "uploads") });
+      return {
+        endpoints: server.endpoints,
+        note: `file uploads into ${server.dir} (wirebox upload send FILE --to HOST)`,
+        finished: server.finished,
+      };
+    },
+  },
 ];
 
 function help(): string {
   const ports = SERVICES.map((service) =>
-    `  --${service.name}-port PORT`.padEnd(25) + `port of the ${service.name} server (default ${service.defaultPort})`
+    `  --${service.name}-port PORT`.padEnd(27) + `port of the ${service.name} server (default ${service.defaultPort})`
   ).join("\n");
   return `Usage: wirebox serve [options]
 

@@ -29,6 +29,12 @@ export interface AtomicFileOptions {
   /** Permission bits of the new file.
    * @default {0o644} */
   mode?: number;
+  /** Start flushing written data to disk in the background each time this many
+   * more bytes have been written, so the flush at `commit()` has little left to
+   * do and a large file's disk writes overlap its transfer (0: flush only at commit).
+   * Has no effect with `fsync: false`.
+   * @default {0} */
+  syncEveryBytes?: number;
 }
 
 /** Options for {@linkcode AtomicFile.commit}. */
@@ -63,6 +69,9 @@ export class AtomicFile {
   #options: AtomicFileOptions;
   #written: number;
   #done = false;
+  #syncer: Deno.FsFile | undefined;
+  #syncing: Promise<void> | undefined;
+  #syncedAt: number;
 
   /** The final path the file is meant for. */
   readonly path: string;
@@ -74,6 +83,7 @@ export class AtomicFile {
     this.tempPath = tempPath;
     this.#file = file;
     this.#written = offset;
+    this.#syncedAt = offset;
     this.#options = options;
   }
 
@@ -106,6 +116,7 @@ export class AtomicFile {
     let offset = 0;
     while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
     this.#written += bytes.length;
+    this.#syncInBackground();
   }
 
   /**
@@ -115,6 +126,7 @@ export class AtomicFile {
   async commit(options: CommitOptions = {}): Promise<string> {
     const file = this.#open();
     const fsync = this.#options.fsync ?? true;
+    await this.#stopBackgroundSync();
     if (fsync) await file.sync();
     file.close();
     this.#file = undefined;
@@ -132,6 +144,7 @@ export class AtomicFile {
 
   /** Closes and removes the temporary file, unless committed (or `keepOnAbort`). Safe to call twice. */
   async abort(): Promise<void> {
+    await this.#stopBackgroundSync();
     if (this.#file) {
       try {
         this.#file.close();
@@ -148,16 +161,70 @@ export class AtomicFile {
     return this.abort();
   }
 
+  // A second descriptor, so the flush never waits behind (or holds up) a write on the first.
+  #syncInBackground(): void {
+    const every = this.#options.syncEveryBytes ?? 0;
+    if (every <= 0 || this.#options.fsync === false || this.#syncing) return;
+    if (this.#written - this.#syncedAt < every) return;
+    this.#syncedAt = this.#written;
+    this.#syncing = (async () => {
+      try {
+        this.#syncer ??= await Deno.open(this.tempPath, { read: true });
+        await this.#syncer.syncData();
+      } catch { /* the flush at commit reports a real failure */ }
+    })().finally(() => this.#syncing = undefined);
+  }
+
+  async #stopBackgroundSync(): Promise<void> {
+    await this.#syncing;
+    if (this.#syncer) {
+      try {
+        this.#syncer.close();
+      } catch { /* already closed */ }
+      this.#syncer = undefined;
+    }
+  }
+
   #open(): Deno.FsFile {
     if (!this.#file) throw new Deno.errors.BadResource(`${this.path} is already committed or aborted`);
     return this.#file;
   }
 }
 
-/** `.name.<random>.part` beside `path`: hidden, and recognisable as unfinished. */
-export function temporaryPathFor(path: string): string {
-  const random = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
-  return join(dirname(path), `.${basename(path)}.${random}.part`);
+const MAX_FILE_NAME_BYTES = 255;
+
+/**
+ * `.name.<tag>.part` beside `path`: hidden, and recognisable as unfinished.
+ * `tag` defaults to a random word; pass a fixed one to find the file again
+ * (to resume a transfer). A long name is shortened so the temporary name still
+ * fits the file system's 255-byte limit.
+ *
+ * @example Usage
+ * ```ts
+ * import { temporaryPathFor } from "./atomic_file.ts";
+ * temporaryPathFor("/srv/report.pdf", "1f2e3d"); // "/srv/.report.pdf.1f2e3d.part"
+ * ```
+ */
+export function temporaryPathFor(path: string, tag?: string): string {
+  const suffix = `.${tag ?? crypto.getRandomValues(new Uint32Array(1))[0].toString(36)}.part`;
+  const room = MAX_FILE_NAME_BYTES - 1 - encoder.encode(suffix).length;
+  return join(dirname(path), `.${truncateUtf8(basename(path), room)}${suffix}`);
+}
+
+const encoder = new TextEncoder();
+
+// The longest prefix of `text` that fits in `maxBytes` of UTF-8, cut between characters.
+function truncateUtf8(text: string, maxBytes: number): string {
+  if (encoder.encode(text).length <= maxBytes) return text;
+  let bytes = 0;
+  let end = 0;
+  for (const char of text) {
+    const size = encoder.encode(char).length;
+    if (bytes + size > maxBytes) break;
+    bytes += size;
+    end += char.length;
+  }
+  return text.slice(0, end);
 }
 
 /**

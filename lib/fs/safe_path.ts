@@ -37,7 +37,9 @@ const encoder = new TextEncoder();
  * Checks an untrusted name without touching the disk and returns its
  * normalised "/"-separated form. Refuses, with `Deno.errors.PermissionDenied`
  * and a message saying why: empty names, absolute paths, drive letters, `..`,
- * `.` and empty components, control characters, and overlong names.
+ * `.` and empty components, control characters, bidirectional overrides (which
+ * make a name display as something else: "\u202Efdp.exe" shows as "exe.pdf"),
+ * and overlong names.
  *
  * @example Usage
  * ```ts
@@ -51,11 +53,12 @@ const encoder = new TextEncoder();
  * ```
  */
 export function checkName(name: string, options: ResolveInsideOptions = {}): string {
-  const refuse = (why: string) => new Deno.errors.PermissionDenied(`Refused name ${JSON.stringify(name)}: ${why}`);
+  const refuse = (why: string) => new Deno.errors.PermissionDenied(`Refused name ${quoteName(name)}: ${why}`);
   let text = options.backslashIsSeparator ? name.replaceAll("\\", "/") : name;
   if (text === "") throw refuse("the name is empty");
   // deno-lint-ignore no-control-regex
   if (/[\x00-\x1f\x7f]/.test(text)) throw refuse("control characters are not allowed");
+  if (/[\u202a-\u202e\u2066-\u2069]/.test(text)) throw refuse("bidirectional text overrides are not allowed");
   if (encoder.encode(text).length > MAX_NAME_BYTES) throw refuse(`longer than ${MAX_NAME_BYTES} bytes`);
   if (/^[a-zA-Z]:/.test(text)) throw refuse("drive letters are not allowed");
   if (text.startsWith("/")) {
@@ -72,6 +75,12 @@ export function checkName(name: string, options: ResolveInsideOptions = {}): str
     }
   }
   return parts.join("/");
+}
+
+// JSON quoting escapes control characters; bidirectional overrides are escaped too,
+// so the message shows the name as it is.
+function quoteName(name: string): string {
+  return JSON.stringify(name).replace(/[\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
 }
 
 /**
