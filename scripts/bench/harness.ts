@@ -169,17 +169,17 @@ export const targets = {
       metric,
       text: `wirebox ≥ ${factor}× best peer`,
       met(medians) {
-        const peers = Object.entries(medians).filter(([name]) => name !== "wirebox").map(([, value]) => value);
+        const peers = Object.entries(medians).filter(([name]) => !isOurs(name)).map(([, value]) => value);
         return peers.length > 0 && medians.wirebox >= factor * Math.max(...peers);
       },
     };
   },
-  /** wirebox ≥ factor × a named peer (higher is better). */
-  atLeast(metric: string, peer: string, factor: number): Target {
+  /** `ours` (default "wirebox") ≥ factor × a named peer (higher is better). */
+  atLeast(metric: string, peer: string, factor: number, ours = "wirebox"): Target {
     return {
       metric,
-      text: `wirebox ≥ ${factor}× ${peer}`,
-      met: (medians) => medians[peer] !== undefined && medians.wirebox >= factor * medians[peer],
+      text: `${ours} ≥ ${factor}× ${peer}`,
+      met: (medians) => medians[peer] !== undefined && medians[ours] >= factor * medians[peer],
     };
   },
   /** wirebox's figure within an absolute bound. */
@@ -191,3 +191,25 @@ export const targets = {
     };
   },
 };
+
+/** What a scenario receives. */
+export interface ScenarioOptions {
+  /** A small version for smoke runs. */
+  quick: boolean;
+  /** A scratch folder, removed after the run. */
+  workdir: string;
+}
+
+/** A family of cases. */
+export interface Scenario {
+  name: string;
+  description: string;
+  /** Programs without which the whole scenario skips. */
+  needs: string[];
+  cases(options: ScenarioOptions): Promise<Case[]> | Case[];
+}
+
+/** Whether a contender is wirebox (or a variant of it, such as "wirebox --no-fsync"). */
+export function isOurs(name: string): boolean {
+  return name === "wirebox" || name.startsWith("wirebox ");
+}

@@ -10,14 +10,18 @@ import { delay } from "../../lib/net/timeout.ts";
 export class Process {
   readonly child: Deno.ChildProcess;
   readonly name: string;
+  #group: boolean;
   #stderr: Promise<string>;
   #stdout: Promise<string>;
 
-  constructor(name: string, child: Deno.ChildProcess) {
+  /** `group`: the child leads its own process group (started under setsid), and
+   * stopping signals the whole group, so a shell pipeline leaves nothing behind. */
+  constructor(name: string, child: Deno.ChildProcess, group = false) {
     this.name = name;
     this.child = child;
-    this.#stdout = new Response(child.stdout).text().catch(() => "");
-    this.#stderr = new Response(child.stderr).text().catch(() => "");
+    this.#group = group;
+    this.#stdout = drain(child.stdout);
+    this.#stderr = drain(child.stderr);
   }
 
   get pid(): number {
@@ -28,7 +32,8 @@ export class Process {
   async stop(graceMs = 3000): Promise<{ code: number; stdout: string; stderr: string }> {
     const kill = (signal: Deno.Signal) => {
       try {
-        this.child.kill(signal);
+        if (this.#group) Deno.kill(-this.child.pid, signal);
+        else this.child.kill(signal);
       } catch { /* already gone */ }
     };
     kill("SIGTERM");
@@ -42,16 +47,33 @@ export class Process {
   }
 }
 
-/** Spawns `command` with its output collected (stdin closed unless given). */
-export function spawn(name: string, command: string, args: string[], options: { cwd?: string } = {}): Process {
-  const child = new Deno.Command(command, {
-    args,
+// Collects a stream's text; works on a stream someone has already read from.
+async function drain(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  } catch { /* the process went away */ }
+  return text;
+}
+
+/** Options for {@linkcode spawn}. */
+export interface SpawnOptions {
+  cwd?: string;
+  /** Run in a process group of its own (setsid) and stop the whole group: for shell pipelines. */
+  group?: boolean;
+}
+
+/** Spawns `command` with its output collected (stdin closed). */
+export function spawn(name: string, command: string, args: string[], options: SpawnOptions = {}): Process {
+  const child = new Deno.Command(options.group ? "setsid" : command, {
+    args: options.group ? [command, ...args] : args,
     cwd: options.cwd,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  return new Process(name, child);
+  return new Process(name, child, options.group);
 }
 
 /** Runs `command` to completion; returns wall time and output; throws on a non-zero exit. */

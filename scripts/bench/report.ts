@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type CaseResult, format } from "./harness.ts";
+import { type CaseResult, format, isOurs } from "./harness.ts";
 
 /** Everything one `deno task bench` run produced. */
 export interface BenchReport {
@@ -33,8 +33,10 @@ export function table(report: BenchReport): string {
   ];
   for (const result of report.cases) {
     for (const metric of result.metrics) {
-      const peers = Object.keys(result.medians).filter((name) => name !== "wirebox");
-      const peerText = peers.map((name) => `${name} ${format(result.medians[name][metric.key])}`).join("; ") || "-";
+      const variants = Object.keys(result.medians).filter((name) => isOurs(name) && name !== "wirebox");
+      const peers = Object.keys(result.medians).filter((name) => !isOurs(name));
+      const peerText = [...variants, ...peers].map((name) => `${name} ${format(result.medians[name][metric.key])}`)
+        .join("; ") || "-";
       const ratios = peers.map((name) => {
         const ours = result.medians.wirebox?.[metric.key];
         const theirs = result.medians[name][metric.key];
