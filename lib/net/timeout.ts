@@ -143,6 +143,13 @@ export class DeadlineTimer {
     return promise;
   }
 
+  /** Resolves the live wait now (to wake a waiter early, on abort say); the timer stays as it is. */
+  expireNow(): void {
+    const resolve = this.#resolve;
+    this.#resolve = undefined;
+    resolve?.();
+  }
+
   /** Cancels the timer; the live wait (if any) never resolves. */
   stop(): void {
     clearTimeout(this.#timer);

@@ -58,3 +58,14 @@ Deno.test("DatagramReader.receiveUntil: a datagram arriving after the stop goes 
     await reader.closed;
   }
 });
+
+Deno.test("DeadlineTimer.expireNow wakes the live wait at once", async () => {
+  const timer = new DeadlineTimer();
+  try {
+    const wait = timer.expiry(performance.now() + 60_000);
+    timer.expireNow();
+    await wait;
+  } finally {
+    timer.stop();
+  }
+});
