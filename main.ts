@@ -12,8 +12,9 @@ import { listenCommand } from "./lib/cli/listen.ts";
 import { EXIT, print, printError, reportError, UsageError } from "./lib/cli/output.ts";
 import { sendCommand } from "./lib/cli/send.ts";
 import { serveCommand } from "./lib/cli/serve.ts";
+import { tftpCommand } from "./lib/cli/tftp.ts";
 
-const COMMANDS: Command[] = [serveCommand, echoCommand, sendCommand, listenCommand];
+const COMMANDS: Command[] = [serveCommand, echoCommand, sendCommand, listenCommand, tftpCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length)) + 2;

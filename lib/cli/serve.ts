@@ -5,8 +5,9 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { serveEcho } from "../echo/server.ts";
+import { serveTftp } from "../tftp/server.ts";
 import { convertArg, parseCommand } from "./args.ts";
 import { type Command, showHelp } from "./command.ts";
 import { print, serverLog, UsageError } from "./output.ts";
@@ -53,6 +54,20 @@ export const SERVICES: ServiceSpec[] = [
     start(context) {
       const server = serveEcho(context);
       return { endpoints: server.endpoints, note: "echo server (TCP and UDP)", finished: server.finished };
+    },
+  },
+  {
+    name: "tftp",
+    defaultPort: 6969,
+    async start(context) {
+      const root = join(context.data, "tftp");
+      await Deno.mkdir(root, { recursive: true });
+      const server = serveTftp({ ...context, root, create: true });
+      return {
+        endpoints: [server.endpoint],
+        note: `TFTP server over ${root} (new files may be uploaded, none replaced)`,
+        finished: server.finished,
+      };
     },
   },
 ];

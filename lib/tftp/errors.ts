@@ -54,8 +54,13 @@ export function tftpError(code: number, message: string, remote = false): Error 
  * ```
  */
 export function tftpInfo(error: unknown): TftpErrorInfo | undefined {
-  const cause = (error as { cause?: unknown } | undefined)?.cause as Partial<TftpErrorInfo> | undefined;
-  return typeof cause?.tftpCode === "number" ? cause as TftpErrorInfo : undefined;
+  // Follows the cause chain, so an error re-worded with context (rewrap) keeps its code.
+  for (let current = error, depth = 0; current instanceof Error && depth < 8; depth++) {
+    const cause = current.cause as Partial<TftpErrorInfo> | undefined;
+    if (typeof cause?.tftpCode === "number") return cause as TftpErrorInfo;
+    current = cause;
+  }
+  return undefined;
 }
 
 /**

@@ -159,8 +159,9 @@ export function negotiate(request: RequestPacket, fileSize?: number, limits: Ser
           }
           settings.tsize = number;
           oack.set(name, value);
-        } else if (fileSize !== undefined && request.mode === "octet") {
-          // A netascii transfer's size on the wire is unknown until it has been converted.
+        } else if (fileSize !== undefined && fileSize > 0 && request.mode === "octet") {
+          // A netascii transfer's size on the wire is unknown until it has been converted;
+          // curl refuses an OACK with tsize 0 (an empty DATA says as much).
           settings.tsize = fileSize;
           oack.set(name, String(fileSize));
         }

@@ -45,8 +45,9 @@ export interface ReceiveResult extends TransferStats {
 
 /**
  * Receives blocks from `link` into `sink` until the final short block, and
- * resolves once that block has been acknowledged (the sink is not flushed:
- * the caller does that, then keeps the data). Rejects on a peer ERROR, a
+ * resolves once that block has been acknowledged (the sink is flushed just
+ * before that final ACK; keeping the data, an atomic commit say, is up to
+ * the caller). Rejects on a peer ERROR, a
  * timeout after the retries, a sink failure or abort; in the last three
  * cases the peer is sent an ERROR first.
  *
@@ -145,6 +146,8 @@ async function receiveData(
         sinceAck++;
         expected++;
         if (length < blksize) {
+          // Everything reaches the sink's writer before the final ACK, so a full disk is reported, not acknowledged.
+          await sink.flush();
           sendAck(blocks);
           onProgress?.(bytes);
           return { bytes, blocks, retransmitted: 0, finalAck: ack };
