@@ -39,6 +39,8 @@ Server options (wirebox tftp serve):
                           window fits in a socket buffer)
   --max-size SIZE         largest upload accepted, e.g. 100M (default: no limit)
   --retries N             retransmissions in a row before a transfer is given up (default 6)
+  --no-timeout-option     decline the clients' timeout option and keep the timer that follows
+                          the round-trip time (curl asks for 6 s: each lost packet would cost that)
   --allow-leading-slash   read "/name" as "name" (some boot ROMs send absolute names)
   -q, --quiet             no log lines, only the first "listening on" line
 
@@ -82,6 +84,7 @@ async function serve(args: string[], { signal }: RunContext): Promise<number> {
       "max-windowsize": { type: "string" },
       "max-size": { type: "string" },
       retries: { type: "string" },
+      "no-timeout-option": { type: "boolean" },
       "allow-leading-slash": { type: "boolean" },
     },
   });
@@ -108,6 +111,7 @@ async function serve(args: string[], { signal }: RunContext): Promise<number> {
         : convertArg.size(values["max-size"], "--max-size", "tftp"),
       retransmit: { retries: integer("retries", values.retries, 0, 100) },
       allowLeadingSlash: values["allow-leading-slash"],
+      acceptTimeout: !values["no-timeout-option"],
       signal,
       log,
     }), port);

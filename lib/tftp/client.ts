@@ -302,11 +302,13 @@ async function requestOnce(
   let sentAt = performance.now();
   let repeated = false;
   link.sendTo(packet, server);
+  timer.arm();
   while (true) {
-    const datagram = await link.receiveDatagram(timer.timeoutMs);
+    const datagram = await link.receiveDatagram(timer.remainingMs);
     if (datagram === null) {
       if (options.signal?.aborted) throw options.signal.reason;
       if (!timer.expired()) throw timeoutError("server", timer.retransmissions, timer.silentMs);
+      timer.arm();
       link.sendTo(packet, server);
       sentAt = performance.now();
       repeated = true;

@@ -97,6 +97,11 @@ export interface ServerLimits {
   /** Largest upload accepted, in bytes; a WRQ announcing more (`tsize`) is refused up front.
    * @default {Infinity} */
   maxUploadBytes?: number;
+  /** Grant a client's `timeout` (and `utimeout`) option, and then retransmit at exactly that
+   * interval. `false` declines it and keeps the timer that follows the round-trip time
+   * (curl asks for a 6 s timeout on every request, so a lost packet would cost 6 s).
+   * @default {true} */
+  acceptTimeout?: boolean;
 }
 
 /** The server's answer to a request's options. */
@@ -138,13 +143,13 @@ export function negotiate(request: RequestPacket, fileSize?: number, limits: Ser
         if (number >= 1 && number <= MAX_WINDOWSIZE) windowsize = number;
         break;
       case "timeout":
-        if (number < 1 || number > 255 || request.options.has("utimeout")) continue;
+        if (limits.acceptTimeout === false || number < 1 || number > 255 || request.options.has("utimeout")) continue;
         settings.timeoutMs = number * 1000;
         oack.set(name, value);
         break;
       case "utimeout":
         // tftpd-hpa's microsecond timeout: 10 ms to 255 s.
-        if (number < 10_000 || number > 255_000_000) continue;
+        if (limits.acceptTimeout === false || number < 10_000 || number > 255_000_000) continue;
         settings.timeoutMs = number / 1000;
         oack.set(name, value);
         break;

@@ -105,12 +105,14 @@ async function receiveData(
     link.send(repeat);
     quiet = true;
   }
+  timer.arm();
   let packet = options.first ?? null;
   while (true) {
-    packet ??= await link.receive(timer.timeoutMs);
+    packet ??= await link.receive(timer.remainingMs);
     if (packet === null) {
       if (signal?.aborted) throw signal.reason;
       if (!timer.expired()) throw timeoutError(peer, timer.retransmissions, timer.silentMs);
+      timer.arm();
       if (repeat) link.send(repeat);
       ackAt = performance.now();
       sinceAck = 0;
@@ -141,6 +143,7 @@ async function receiveData(
         blocks = expected;
         if (sinceAck === 0 && quiet) timer.sample(performance.now() - ackAt);
         timer.progress();
+        timer.arm();
         gapAnswered = false;
         quiet = false;
         sinceAck++;

@@ -39,6 +39,7 @@ export interface RetransmitOptions {
  * const timer = new RetransmitTimer();
  * timer.sample(0.2); // a clean round trip of 0.2 ms
  * timer.timeoutMs; // 5: the lower bound
+ * timer.arm(); // after sending: wait timer.remainingMs for the answer
  * if (!timer.expired()) throw new Error("gave up"); // a wait ran out: back off (false once out of retries)
  * timer.progress(); // an answer came: the backoff ends
  * ```
@@ -54,6 +55,7 @@ export class RetransmitTimer {
   #base: number;
   #backoff = 0;
   #silentSince = performance.now();
+  #deadline = 0;
 
   constructor(options: RetransmitOptions = {}) {
     this.#fixed = options.timeoutMs;
@@ -83,6 +85,17 @@ export class RetransmitTimer {
   /** Milliseconds since the peer last made progress. */
   get silentMs(): number {
     return performance.now() - this.#silentSince;
+  }
+
+  /** Starts a wait of `timeoutMs` from now (after sending, or when the peer made progress). */
+  arm(): void {
+    this.#deadline = performance.now() + this.timeoutMs;
+  }
+
+  /** What is left of the wait armed last, in milliseconds: a packet that changes
+   * nothing (a duplicate, a stranger's) must not restart the wait. */
+  get remainingMs(): number {
+    return Math.max(0, this.#deadline - performance.now());
   }
 
   /** Records a round trip that involved no retransmission (Karn's rule). */

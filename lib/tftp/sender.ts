@@ -118,12 +118,14 @@ async function awaitAckZero(
   let sentAt = performance.now();
   let repeated = false;
   link.send(opening);
+  timer.arm();
   while (true) {
-    const packet = await link.receive(timer.timeoutMs);
+    const packet = await link.receive(timer.remainingMs);
     if (packet === null) {
       if (signal?.aborted) throw signal.reason;
       if (!timer.expired()) throw timeoutError(peer, timer.retransmissions, timer.silentMs);
       link.send(opening);
+      timer.arm();
       sentAt = performance.now();
       repeated = true;
       continue;
@@ -160,6 +162,7 @@ async function sendData(
   let finalLength = 0;
   let retransmitted = 0;
 
+  timer.arm();
   while (acked < final) {
     while (sent < acked + window && sent < final) {
       const block = sent + 1;
@@ -183,11 +186,12 @@ async function sendData(
       sentAt[slot] = performance.now();
       sent = block;
     }
-    const packet = await link.receive(timer.timeoutMs);
+    const packet = await link.receive(timer.remainingMs);
     if (packet === null) {
       if (signal?.aborted) throw signal.reason;
       if (!timer.expired()) throw timeoutError(peer, timer.retransmissions, timer.silentMs);
       sent = acked; // resend the whole window
+      timer.arm();
       continue;
     }
     const opcode = opcodeOf(packet);
@@ -198,6 +202,7 @@ async function sendData(
       const slot = block % window;
       if (!repeated[slot]) timer.sample(performance.now() - sentAt[slot]);
       timer.progress();
+      timer.arm();
       acked = block;
       if (block < sent) sent = block; // the receiver missed block + 1: go back
       onProgress?.(acked >= final ? (final - 1) * blksize + finalLength : acked * blksize);

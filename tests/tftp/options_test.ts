@@ -111,3 +111,12 @@ Deno.test("options: the client accepts a lowered blksize and refuses what it did
   assert.equal(acceptOack(new Map([["windowsize", "0"]]), requested).ok, false);
   assert.equal(acceptOack(new Map([["timeout", "2"]]), requestOptions({ timeoutSeconds: 3 })).ok, false);
 });
+
+Deno.test("options: a server may decline the timeout option and keep its adaptive timer", () => {
+  const result = negotiate(request("RRQ", { timeout: "6", utimeout: "20000", blksize: "1024" }), 1, {
+    acceptTimeout: false,
+  });
+  assert.ok(result.ok);
+  assert.equal(result.settings.timeoutMs, undefined);
+  assert.deepEqual([...result.oack!], [["blksize", "1024"]]);
+});

@@ -204,3 +204,19 @@ Deno.test("sender: abort stops the transfer and tells the peer why", async () =>
   const last = decodePacket(a.sent.at(-1)!);
   assert.deepEqual(last, { type: "ERROR", code: 0, message: "server shutting down" });
 });
+
+Deno.test("sender: packets that change nothing do not restart the retransmit wait", async () => {
+  const [a, b] = memoryLinks();
+  const sending = sendBlocks(a, bytesSource(new Uint8Array(10)), {
+    settings: settings(),
+    retransmit: { initialMs: 30, minMs: 30, maxMs: 30, minGiveUpMs: 0, retries: 2 },
+  });
+  // A duplicate ACK 0 every few milliseconds, forever: the sender must still time out on schedule.
+  const noise = setInterval(() => b.send(encodeAck(0)), 3);
+  try {
+    await assert.rejects(sending, Deno.errors.TimedOut);
+  } finally {
+    clearInterval(noise);
+  }
+  assert.equal(a.sent.filter((packet) => decodePacket(packet).type === "DATA").length, 3);
+});
