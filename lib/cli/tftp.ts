@@ -265,7 +265,9 @@ function progressBar(label: string) {
 function summary(verb: string, name: string, result: TftpResult): string {
   const { settings } = result;
   const window = settings.windowsize > 1 ? `, windowsize ${settings.windowsize}` : "";
-  const again = result.retransmitted > 0 ? `, ${result.retransmitted} blocks sent again` : "";
+  const again = result.retransmitted > 0
+    ? `, ${result.retransmitted} block${result.retransmitted === 1 ? "" : "s"} sent again`
+    : "";
   return `${verb} ${name}: ${formatBytes(result.bytes)} in ${formatDuration(result.durationMs)} (${
     formatRate(result.bytes, result.durationMs)
   }), blksize ${settings.blksize}${window}${again}`;

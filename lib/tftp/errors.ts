@@ -7,7 +7,7 @@
  * @module
  */
 
-import { formatSeconds } from "../net/timeout.ts";
+import { formatDuration } from "../text/format.ts";
 import { stripControls } from "../text/sanitize.ts";
 import { encodeError, ERROR_NAMES, ErrorCode, type ErrorPacket } from "./packet.ts";
 
@@ -65,7 +65,7 @@ export function tftpInfo(error: unknown): TftpErrorInfo | undefined {
 
 /**
  * The error a peer's ERROR packet means, worded for a person:
- * `the server refused: File not found (code 1): "no such file"`.
+ * `the server refused: File not found (code 1): no such file`.
  *
  * @example Usage
  * ```ts
@@ -77,7 +77,7 @@ export function tftpInfo(error: unknown): TftpErrorInfo | undefined {
 export function peerError(packet: ErrorPacket, peer: string): Error {
   const name = ERROR_NAMES[packet.code] ?? `Error`;
   const said = stripControls(packet.message).trim();
-  const detail = said === "" || said.toLowerCase() === name.toLowerCase() ? "" : `: ${JSON.stringify(said)}`;
+  const detail = said === "" || said.toLowerCase() === name.toLowerCase() ? "" : `: ${said}`;
   return tftpError(packet.code, `the ${peer} refused: ${name} (code ${packet.code})${detail}`, true);
 }
 
@@ -93,7 +93,7 @@ export function peerError(packet: ErrorPacket, peer: string): Error {
 export function timeoutError(peer: string, retries: number, waitedMs: number): Error {
   return new Deno.errors.TimedOut(
     `no answer from the ${peer}: timed out after ${retries} ${retries === 1 ? "retry" : "retries"} (${
-      formatSeconds(waitedMs)
+      formatDuration(waitedMs)
     })`,
   );
 }

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { DatagramReader, listenUdp, udpAddress } from "../../lib/net/udp.ts";
 import type { HostPort } from "../../lib/net/address.ts";
 import { serveTftp, type TftpServer, type TftpServerOptions, type TransferRecord } from "../../lib/tftp/server.ts";
-import { encodeRequest } from "../../lib/tftp/packet.ts";
+import { decodePacket, encodeRequest, type Malformed, type Packet } from "../../lib/tftp/packet.ts";
 import { seededBytes } from "../_helpers/random.ts";
 
 /** SHA-256 of bytes or of a file, in hex. */
@@ -219,5 +219,53 @@ export async function runPeer(
     return out;
   } finally {
     clearTimeout(killer);
+  }
+}
+
+/** A bare UDP socket that speaks TFTP packets by hand, for scripting misbehaving peers. */
+export class RawPeer {
+  readonly socket = listenUdp({ hostname: "127.0.0.1", port: 0 });
+  #reader = new DatagramReader(this.socket);
+
+  /** This socket's address. */
+  get address(): HostPort {
+    return udpAddress(this.socket);
+  }
+
+  /** Sends raw bytes. */
+  async send(bytes: Uint8Array, to: HostPort): Promise<void> {
+    await this.socket.send(bytes, { transport: "udp", ...to });
+  }
+
+  /** The next datagram, decoded, and who sent it; fails the test if none comes within `timeoutMs`. */
+  async receive(timeoutMs = 5000): Promise<{ packet: Packet | Malformed; from: HostPort }> {
+    const datagram = await this.#reader.receive(timeoutMs);
+    if (!datagram) throw new Error(`no datagram within ${timeoutMs} ms`);
+    return { packet: decodePacket(datagram.data.slice()), from: datagram.from };
+  }
+
+  /** The next datagram within `timeoutMs`, or null. */
+  async maybeReceive(timeoutMs: number): Promise<Packet | Malformed | null> {
+    const datagram = await this.#reader.receive(timeoutMs);
+    return datagram ? decodePacket(datagram.data.slice()) : null;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.socket.close();
+    await this.#reader.closed;
+  }
+}
+
+/**
+ * The SHA-256 of `path` once it equals `expected`, or its last value after
+ * `timeoutMs`. Peer servers may acknowledge an upload's final block before
+ * they have closed the file (atftpd does), so the test waits a moment.
+ */
+export async function settledSha256(path: string, expected: string, timeoutMs = 3000): Promise<string> {
+  const until = performance.now() + timeoutMs;
+  while (true) {
+    const actual = await sha256(path).catch(() => "(missing)");
+    if (actual === expected || performance.now() > until) return actual;
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

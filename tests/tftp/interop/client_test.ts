@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { downloadFile, uploadFile } from "../../../lib/tftp/client.ts";
 import { peerTest } from "../../_helpers/peers.ts";
-import { makeFile, sha256, startPeerServer, tempDir } from "../_support.ts";
+import { makeFile, settledSha256, sha256, startPeerServer, tempDir } from "../_support.ts";
 
 const TEXT = "first line\nsecond line\r\na bare\rcarriage return\n" + "a longer line of text, repeated\n".repeat(60);
 
@@ -42,7 +42,8 @@ for (const kind of ["tftpd-hpa", "atftpd"] as const) {
           const name = `put-${blksize}-${size}`;
           const local = await makeFile(dir.path, name, size, size + 5);
           await uploadFile(peer.address, local, peer.remote(name), options);
-          assert.equal(await sha256(join(root, name)), await sha256(local));
+          const expected = await sha256(local);
+          assert.equal(await settledSha256(join(root, name), expected), expected);
         });
       }
     }
@@ -52,7 +53,8 @@ for (const kind of ["tftpd-hpa", "atftpd"] as const) {
       await downloadFile(peer.address, peer.remote("text.txt"), local, { mode: "netascii" });
       assert.equal(await Deno.readTextFile(local), TEXT);
       await uploadFile(peer.address, local, peer.remote("text-up.txt"), { mode: "netascii" });
-      assert.equal(await Deno.readTextFile(join(root, "text-up.txt")), TEXT);
+      const expected = await sha256(new TextEncoder().encode(TEXT));
+      assert.equal(await settledSha256(join(root, "text-up.txt"), expected), expected);
     });
     await t.step("a missing file is reported with the server's error", async () => {
       const local = join(dir.path, "missing");
