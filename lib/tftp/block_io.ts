@@ -11,8 +11,9 @@ import { encodeNetascii, NetasciiDecoder } from "./netascii.ts";
 
 /** Supplies a sender with blocks. */
 export interface BlockSource {
-  /** Fills `into` completely, or partly once the data ends; resolves to the bytes filled (0 at the end). */
-  read(into: Uint8Array): Promise<number>;
+  /** Fills `into` completely, or partly once the data ends, and gives the bytes filled (0 at the end):
+   * a number when the data was at hand, a promise when it had to be read first. */
+  read(into: Uint8Array): number | Promise<number>;
 }
 
 /** Takes a receiver's blocks. */
@@ -29,11 +30,19 @@ export interface BlockIoOptions {
    * @default {"octet"} */
   mode?: "octet" | "netascii";
   /** Bytes per file operation.
-   * @default {131072} */
+   * @default {16 blocks of `blksize`, within 128 KiB..1 MiB} */
   chunkSize?: number;
+  /** The transfer's block size, which sizes the chunks: large blocks get large chunks.
+   * @default {512} */
+  blksize?: number;
 }
 
-const DEFAULT_CHUNK = 128 * 1024;
+const MIN_CHUNK = 128 * 1024;
+const MAX_CHUNK = 1024 * 1024;
+
+function chunkSize(options: BlockIoOptions): number {
+  return options.chunkSize ?? Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, 16 * (options.blksize ?? 512)));
+}
 
 /**
  * Blocks from anything with a `read` (a `Deno.FsFile`, stdin), read a chunk
@@ -52,7 +61,7 @@ export function readerSource(
   reader: { read(p: Uint8Array): Promise<number | null> },
   options: BlockIoOptions = {},
 ): BlockSource {
-  return new ChunkedSource(reader, options.chunkSize ?? DEFAULT_CHUNK, options.mode === "netascii");
+  return new ChunkedSource(reader, chunkSize(options), options.mode === "netascii");
 }
 
 class ChunkedSource implements BlockSource {
@@ -73,16 +82,27 @@ class ChunkedSource implements BlockSource {
     this.#next = this.#fetch(this.#buffers[0]);
   }
 
-  async read(into: Uint8Array): Promise<number> {
+  read(into: Uint8Array): number | Promise<number> {
+    // The common case, a block inside the current chunk, takes no promise.
+    if (this.#current.length - this.#position >= into.length) return this.#copy(into, 0);
+    return this.#readAcross(into);
+  }
+
+  async #readAcross(into: Uint8Array): Promise<number> {
     let filled = 0;
     while (filled < into.length) {
       if (this.#position === this.#current.length && !(await this.#advance())) break;
-      const n = Math.min(into.length - filled, this.#current.length - this.#position);
-      into.set(this.#current.subarray(this.#position, this.#position + n), filled);
-      this.#position += n;
-      filled += n;
+      filled = this.#copy(into, filled);
     }
     return filled;
+  }
+
+  /** Copies what the current chunk has into `into` from `filled` on; returns the new fill. */
+  #copy(into: Uint8Array, filled: number): number {
+    const n = Math.min(into.length - filled, this.#current.length - this.#position);
+    into.set(this.#current.subarray(this.#position, this.#position + n), filled);
+    this.#position += n;
+    return filled + n;
   }
 
   async #advance(): Promise<boolean> {
@@ -139,7 +159,7 @@ export function bytesSource(bytes: Uint8Array, options: Pick<BlockIoOptions, "mo
       const n = Math.min(into.length, data.length - position);
       into.set(data.subarray(position, position + n));
       position += n;
-      return Promise.resolve(n);
+      return n;
     },
   };
 }
@@ -159,7 +179,7 @@ export function bytesSource(bytes: Uint8Array, options: Pick<BlockIoOptions, "mo
  * ```
  */
 export function writerSink(writer: { write(p: Uint8Array): Promise<void> }, options: BlockIoOptions = {}): BlockSink {
-  return new ChunkedSink(writer, options.chunkSize ?? DEFAULT_CHUNK, options.mode === "netascii");
+  return new ChunkedSink(writer, chunkSize(options), options.mode === "netascii");
 }
 
 class ChunkedSink implements BlockSink {

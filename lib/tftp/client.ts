@@ -206,7 +206,7 @@ export async function downloadFile(
   options: TftpClientOptions = {},
 ): Promise<TftpResult> {
   await using file = await AtomicFile.create(localPath);
-  return await tftpGet(server, remote, writerSink(file, { mode: mode(options) }), {
+  return await tftpGet(server, remote, writerSink(file, { mode: mode(options), blksize: blksize(options) }), {
     ...options,
     finish: async () => void await file.commit(),
   });
@@ -229,11 +229,17 @@ export async function uploadFile(
 ): Promise<TftpResult> {
   using file = await Deno.open(localPath, { read: true });
   const { size } = await file.stat();
-  return await tftpPut(server, remote, readerSource(file, { mode: mode(options) }), { ...options, size });
+  const source = readerSource(file, { mode: mode(options), blksize: blksize(options) });
+  return await tftpPut(server, remote, source, { ...options, size });
 }
 
 function mode(options: TftpClientOptions): "octet" | "netascii" {
   return options.mode ?? "octet";
+}
+
+/** The block size asked for (the server may grant less), for sizing file chunks. */
+function blksize(options: TftpClientOptions): number {
+  return options.noOptions ? 512 : options.blksize ?? DEFAULTS.blksize;
 }
 
 function clientOptions(options: TftpClientOptions, tsize: number | undefined): OptionMap {

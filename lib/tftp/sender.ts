@@ -152,7 +152,9 @@ async function sendData(
   const { signal, onProgress } = options;
   // Block n lives in slot n % window until it is acknowledged.
   const packets = Array.from({ length: window }, () => new Uint8Array(DATA_HEADER + blksize));
-  const lengths = new Int32Array(window);
+  const payloads = packets.map((packet) => packet.subarray(DATA_HEADER));
+  // What goes on the wire from each slot: the whole packet, or a view of it for the short final block.
+  const wire = packets.slice();
   const sentAt = new Float64Array(window);
   const repeated = new Uint8Array(window);
   let acked = 0; // the highest block acknowledged
@@ -169,9 +171,10 @@ async function sendData(
       const slot = block % window;
       const packet = packets[slot];
       if (block > filled) {
-        const length = await source.read(packet.subarray(DATA_HEADER));
+        const read = source.read(payloads[slot]);
+        const length = typeof read === "number" ? read : await read;
         writeDataHeader(packet, wireBlock(block, rollover));
-        lengths[slot] = DATA_HEADER + length;
+        wire[slot] = length === blksize ? packet : packet.subarray(0, DATA_HEADER + length);
         repeated[slot] = 0;
         filled = block;
         if (length < blksize) {
@@ -182,7 +185,7 @@ async function sendData(
         repeated[slot] = 1;
         retransmitted++;
       }
-      link.send(packet.subarray(0, lengths[slot]));
+      link.send(wire[slot]);
       sentAt[slot] = performance.now();
       sent = block;
     }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { bytesSource, memorySink, readerSource, writerSink } from "../../lib/tftp/block_io.ts";
+import { type BlockSource, bytesSource, memorySink, readerSource, writerSink } from "../../lib/tftp/block_io.ts";
 import { toNetascii } from "../../lib/tftp/netascii.ts";
 import { seededBytes } from "../_helpers/random.ts";
 
@@ -19,7 +19,7 @@ function trickle(data: Uint8Array, step: number) {
   };
 }
 
-async function drain(source: { read(into: Uint8Array): Promise<number> }, blksize: number): Promise<number[][]> {
+async function drain(source: BlockSource, blksize: number): Promise<number[][]> {
   const blocks: number[][] = [];
   while (true) {
     const block = new Uint8Array(blksize);
@@ -51,7 +51,7 @@ Deno.test("block_io: a multiple of the block size ends with an empty block; neta
 
 Deno.test("block_io: a failing read surfaces from read()", async () => {
   const source = readerSource({ read: () => Promise.reject(new Error("EIO")) });
-  await assert.rejects(source.read(new Uint8Array(512)), /EIO/);
+  await assert.rejects(async () => await source.read(new Uint8Array(512)), /EIO/);
 });
 
 Deno.test("block_io: a writer sink writes whole chunks, one at a time, and everything on flush", async () => {
