@@ -306,3 +306,15 @@ Deno.test("server: many transfers at once, each on its own port", async () => {
   await Promise.all(files.map((path, i) => uploadFile(ours.address, path, `up${i}`)));
   for (const [i, path] of files.entries()) assert.equal(await sha256(join(root, `up${i}`)), await sha256(path));
 });
+
+Deno.test("server: serves over IPv6 (::1) as over IPv4", async () => {
+  await using dir = await tempDir();
+  const original = await makeFile(dir.path, "six.bin", 10_000);
+  await using ours = startOurServer(dir.path, { hostname: "::1", create: true });
+  assert.equal(ours.address.hostname, "::1");
+  const local = join(dir.path, "got");
+  await downloadFile(ours.address, "six.bin", local);
+  assert.equal(await sha256(local), await sha256(original));
+  await uploadFile(ours.address, local, "back.bin");
+  assert.equal(await sha256(join(dir.path, "back.bin")), await sha256(original));
+});
