@@ -4,7 +4,7 @@
  * @module
  */
 
-import { basename, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { formatAddress, type HostPort } from "../net/address.ts";
 import { rewrap } from "../net/errors.ts";
 import { writeAll } from "../net/io.ts";
@@ -186,11 +186,12 @@ function parseClient(args: string[], verb: string): ClientArgs | undefined {
 function get(args: string[], context: RunContext): Promise<number> {
   return clientVerb(args, context, "get", (parsed, options) => {
     const [remote, localArg] = parsed.positionals;
-    const local = localArg ?? defaultLocalName(remote);
-    const run = () =>
-      local === "-"
-        ? tftpGet(parsed.server, remote, writerSink({ write: (bytes) => writeAll(Deno.stdout, bytes) }), options)
-        : downloadFile(parsed.server, remote, local, options);
+    const run = async () => {
+      if (localArg === "-") {
+        return tftpGet(parsed.server, remote, writerSink({ write: (bytes) => writeAll(Deno.stdout, bytes) }), options);
+      }
+      return downloadFile(parsed.server, remote, await localTarget(localArg, remote), options);
+    };
     return { name: remote, run, done: "received", failed: `Cannot get "${remote}" from` };
   });
 }
@@ -202,10 +203,14 @@ function put(args: string[], context: RunContext): Promise<number> {
       throw new UsageError("reading stdin (-) needs a REMOTE name", "tftp");
     }
     const remote = remoteArg ?? basename(local);
-    const run = () =>
-      local === "-"
-        ? tftpPut(parsed.server, remote, readerSource(Deno.stdin, { mode: options.mode }), options)
-        : uploadFile(parsed.server, local, remote, options);
+    const run = async () => {
+      if (local === "-") {
+        return tftpPut(parsed.server, remote, readerSource(Deno.stdin, { mode: options.mode }), options);
+      }
+      const info = await Deno.stat(local).catch(() => undefined);
+      if (!info?.isFile) throw new Deno.errors.NotFound(`${local} ${info ? "is not a file" : "does not exist"}`);
+      return uploadFile(parsed.server, local, remote, options);
+    };
     return { name: remote, run, done: "sent", failed: `Cannot put "${remote}" to` };
   });
 }
@@ -237,8 +242,21 @@ async function clientVerb(
   } catch (error) {
     bar?.done();
     if (signal.aborted) return EXIT.interrupted;
+    if (error instanceof UsageError) throw error;
     throw withContext(error, `${job.failed} ${formatAddress(parsed.server)}`);
   }
+}
+
+/** Where a download goes: LOCAL, a file named after REMOTE inside LOCAL if it is a folder, or in the current one. */
+async function localTarget(local: string | undefined, remote: string): Promise<string> {
+  if (local === undefined) return defaultLocalName(remote);
+  const info = await Deno.stat(local).catch(() => undefined);
+  if (info?.isDirectory) return join(local, defaultLocalName(remote));
+  const folder = dirname(resolve(local));
+  if (!(await Deno.stat(folder).catch(() => undefined))?.isDirectory) {
+    throw new Deno.errors.NotFound(`cannot write ${local}: the folder ${folder} does not exist`);
+  }
+  return local;
 }
 
 /** The base name of a remote path, as the local name of a download. */

@@ -51,6 +51,16 @@ Deno.test("cli: tftp get/put failures are one line with the server's words, exit
   const readOnly = await runCli(["tftp", "put", address, join(dir.path, "exists.bin"), "new.bin"]);
   assert.equal(readOnly.code, 1);
   assert.match(readOnly.stderr, /Access violation \(code 2\): This server is read-only/);
+  const noLocal = await runCli(["tftp", "put", address, join(dir.path, "absent.bin")]);
+  assert.equal(noLocal.code, 1);
+  assert.match(noLocal.stderr, /absent\.bin does not exist/);
+  const noFolder = await runCli(["tftp", "get", address, "exists.bin", join(dir.path, "no", "such", "x")]);
+  assert.equal(noFolder.code, 1);
+  assert.match(noFolder.stderr, /cannot write .*x: the folder .*no\/such does not exist/);
+  await Deno.mkdir(join(dir.path, "sub"));
+  const intoFolder = await runCli(["tftp", "get", address, "exists.bin", join(dir.path, "sub")]);
+  assert.equal(intoFolder.code, 0, intoFolder.stderr);
+  assert.equal((await Deno.stat(join(dir.path, "sub", "exists.bin"))).size, 10, "a folder as LOCAL gets REMOTE's name");
   const traversal = await runCli(["tftp", "get", address, "../../etc/passwd", join(dir.path, "x")]);
   assert.match(
     traversal.stderr,
