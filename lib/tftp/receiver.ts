@@ -143,7 +143,6 @@ async function receiveData(
         blocks = expected;
         if (sinceAck === 0 && quiet) timer.sample(performance.now() - ackAt);
         timer.progress();
-        timer.arm();
         gapAnswered = false;
         quiet = false;
         sinceAck++;

@@ -110,10 +110,11 @@ export class RetransmitTimer {
     this.#base = this.#srtt + Math.max(1, 4 * this.#rttvar);
   }
 
-  /** The peer answered with something new: the backoff ends. */
+  /** The peer answered with something new: the backoff ends and a new wait starts. */
   progress(): void {
     this.#backoff = 0;
     this.#silentSince = performance.now();
+    this.#deadline = this.#silentSince + this.timeoutMs;
   }
 
   /** A wait ran out: backs off and returns whether to retransmit (false: give up). */

@@ -205,7 +205,6 @@ async function sendData(
       const slot = block % window;
       if (!repeated[slot]) timer.sample(performance.now() - sentAt[slot]);
       timer.progress();
-      timer.arm();
       acked = block;
       if (block < sent) sent = block; // the receiver missed block + 1: go back
       onProgress?.(acked >= final ? (final - 1) * blksize + finalLength : acked * blksize);
