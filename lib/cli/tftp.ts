@@ -50,7 +50,7 @@ Client options (wirebox tftp get / put):
   --windowsize N          blocks per window to ask for (default 16; 1 = lock-step)
   --timeout SECONDS       ask for a fixed retransmit timeout (default: follow the round-trip time)
   --retries N             retransmissions in a row before giving up (default 6)
-  --no-tsize              do not ask for (get) or announce (put) the file size
+  --tsize / --no-tsize    ask for (get) or announce (put) the file size, or not (default: --tsize)
   --rfc1350               send a plain request without any option (for old servers)
   -q, --quiet             no progress bar and no summary line
 
@@ -144,6 +144,7 @@ const CLIENT_OPTIONS = {
   windowsize: { type: "string" },
   timeout: { type: "string" },
   retries: { type: "string" },
+  tsize: { type: "boolean" },
   "no-tsize": { type: "boolean" },
   rfc1350: { type: "boolean" },
   quiet: { type: "boolean", short: "q" },
@@ -163,6 +164,7 @@ function parseClient(args: string[], verb: string): ClientArgs | undefined {
     positionals: { min: 2, max: 3 },
   });
   if (values.help) return undefined;
+  if (values.tsize && values["no-tsize"]) throw new UsageError("--tsize and --no-tsize contradict each other", "tftp");
   const integer = (name: string, text: string | undefined, min: number, max: number) =>
     text === undefined ? undefined : convertArg.integer(text, `--${name}`, "tftp", { min, max });
   return {

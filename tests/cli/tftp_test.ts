@@ -97,6 +97,7 @@ Deno.test("cli: tftp usage mistakes exit 2 with a hint", async () => {
     [["tftp", "get", "127.0.0.1", ".."], /give LOCAL/],
     [["tftp", "serve", "--root", "/nonexistent/wirebox"], /--root \/nonexistent\/wirebox is not a folder/],
     [["tftp", "fetch"], /unknown tftp command "fetch"/],
+    [["tftp", "get", "127.0.0.1", "f", "--tsize", "--no-tsize"], /contradict/],
   ];
   for (const [args, message] of cases) {
     const result = await runCli(args);
