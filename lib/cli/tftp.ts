@@ -47,7 +47,7 @@ Server options (wirebox tftp serve):
 Client options (wirebox tftp get / put):
   --mode MODE             octet (bytes as they are, default) or netascii (text, line ends converted)
   --blksize N             block size to ask for, 8..65464 (default 1468: one Ethernet frame)
-  --windowsize N          blocks per window to ask for (default 16; 1 = lock-step)
+  --windowsize N          blocks per window to ask for (default 32; 1 = lock-step)
   --timeout SECONDS       ask for a fixed retransmit timeout (default: follow the round-trip time)
   --retries N             retransmissions in a row before giving up (default 6)
   --tsize / --no-tsize    ask for (get) or announce (put) the file size, or not (default: --tsize)

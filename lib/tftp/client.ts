@@ -40,7 +40,7 @@ export interface TftpClientOptions {
    * @default {1468} */
   blksize?: number;
   /** Blocks per window to ask for (RFC 7440), clamped to fit a socket buffer.
-   * @default {16} */
+   * @default {32} */
   windowsize?: number;
   /** Ask for a fixed retransmit timeout of this many seconds (1..255);
    * without it the timer follows the measured round-trip time. */
@@ -72,7 +72,7 @@ export interface TftpResult extends TransferStats {
   server: HostPort;
 }
 
-const DEFAULTS = { blksize: 1468, windowsize: 16 };
+const DEFAULTS = { blksize: 1468, windowsize: 32 };
 
 /**
  * Downloads `remote` from `server` into `sink` (RRQ). `finish` runs after
