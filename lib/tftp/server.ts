@@ -159,7 +159,10 @@ export class TftpServer {
       }
     } finally {
       closeQuietly(this.#socket);
-      await Promise.all([...this.#active.values(), ...this.#lingering]);
+      // A transfer that ends now may leave a dallying socket behind: wait for those too.
+      while (this.#active.size > 0 || this.#lingering.size > 0) {
+        await Promise.all([...this.#active.values(), ...this.#lingering]);
+      }
     }
   }
 
