@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { formatAddress } from "../../lib/net/address.ts";
 import { listenUdp, udpAddress } from "../../lib/net/udp.ts";
-import { runCli, startServer } from "../_helpers/cli.ts";
+import { missingPrograms, ROOT, runCli, startServer } from "../_helpers/cli.ts";
 import { makeFile, sha256, tempDir } from "../tftp/_support.ts";
 
 /** A TFTP server on a free loopback port; the root follows. */
@@ -146,4 +146,61 @@ Deno.test("cli: wirebox serve runs the TFTP server over <data>/tftp", async () =
   assert.equal(await sha256(join(dir.path, "tftp", "uploaded.bin")), await sha256(original));
   const again = await runCli(["tftp", "put", address, local, "uploaded.bin"]);
   assert.match(again.stderr, /File already exists \(code 6\)/);
+});
+
+/** Why the unprivileged check cannot run here, if it cannot: it runs wirebox as nobody, from this checkout. */
+async function unprivilegedSkip(): Promise<string | undefined> {
+  if (Deno.uid() !== 0) return "needs root to run the check as nobody";
+  if (missingPrograms("runuser").length > 0) return "runuser is not installed";
+  const probe = await new Deno.Command("runuser", {
+    args: ["-u", "nobody", "--", "test", "-r", `${ROOT}main.ts`],
+    stdout: "null",
+    stderr: "null",
+  }).output().catch(() => undefined);
+  return probe?.code === 0 ? undefined : "nobody cannot read this checkout";
+}
+
+const skip = await unprivilegedSkip();
+Deno.test({
+  name: "cli: tftp serve on port 69 without privileges says so and suggests --port 6969" +
+    (skip ? ` (SKIPPED: ${skip})` : ""),
+  ignore: skip !== undefined,
+  async fn() {
+    await using denoDir = await tempDir();
+    await Deno.chmod(denoDir.path, 0o777);
+    const child = new Deno.Command("runuser", {
+      args: [
+        "-u",
+        "nobody",
+        "--",
+        "env",
+        `DENO_DIR=${denoDir.path}`,
+        "NO_COLOR=1",
+        Deno.execPath(),
+        "run",
+        "-q",
+        "--config",
+        `${ROOT}deno.json`,
+        "--allow-net",
+        "--allow-read",
+        "--allow-write",
+        `${ROOT}main.ts`,
+        "tftp",
+        "serve",
+        "--root",
+        "/tmp",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "69",
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const { code, stderr } = await child.output();
+    const text = new TextDecoder().decode(stderr);
+    assert.equal(code, 1, text);
+    assert.match(text, /^wirebox: Cannot bind to udp 127\.0\.0\.1:69: permission denied \(try --port 6969\)\n/);
+  },
 });
