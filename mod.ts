@@ -29,6 +29,16 @@
  * await server.finished;
  * ```
  *
+ * @example A TFTP server, and a download from it into a file that appears only when complete
+ * ```ts
+ * import { downloadFile, serveTftp } from "./mod.ts";
+ * const controller = new AbortController();
+ * const tftp = serveTftp({ root: ".", hostname: "127.0.0.1", port: 0, signal: controller.signal });
+ * await downloadFile(tftp.address, "deno.json", "/tmp/deno.json", { blksize: 1468, windowsize: 32 });
+ * controller.abort();
+ * await tftp.finished;
+ * ```
+ *
  * @module
  */
 
