@@ -14,7 +14,9 @@ import { sendCommand } from "./lib/cli/send.ts";
 import { serveCommand } from "./lib/cli/serve.ts";
 import { uploadCommand } from "./lib/cli/upload.ts";
 
-const COMMANDS: Command[] = [serveCommand, echoCommand, sendCommand, listenCommand, uploadCommand];
+import { tftpCommand } from "./lib/cli/tftp.ts";
+
+const COMMANDS: Command[] = [serveCommand, uploadCommand, tftpCommand, echoCommand, sendCommand, listenCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length)) + 2;

@@ -29,6 +29,16 @@
  * await server.finished;
  * ```
  *
+ * @example A TFTP server, and a download from it into a file that appears only when complete
+ * ```ts
+ * import { downloadFile, serveTftp } from "./mod.ts";
+ * const controller = new AbortController();
+ * const tftp = serveTftp({ root: ".", hostname: "127.0.0.1", port: 0, signal: controller.signal });
+ * await downloadFile(tftp.address, "deno.json", "/tmp/deno.json", { blksize: 1468, windowsize: 32 });
+ * controller.abort();
+ * await tftp.finished;
+ * ```
+ *
  * @module
  */
 
@@ -55,3 +65,14 @@ export * from "./lib/upload/client.ts";
 export * from "./lib/upload/files.ts";
 export * from "./lib/upload/udp_raw.ts";
 export * from "./lib/upload/partial.ts";
+export * from "./lib/tftp/packet.ts";
+export * from "./lib/tftp/options.ts";
+export * from "./lib/tftp/netascii.ts";
+export * from "./lib/tftp/errors.ts";
+export * from "./lib/tftp/rto.ts";
+export * from "./lib/tftp/block_io.ts";
+export * from "./lib/tftp/link.ts";
+export * from "./lib/tftp/sender.ts";
+export * from "./lib/tftp/receiver.ts";
+export * from "./lib/tftp/server.ts";
+export * from "./lib/tftp/client.ts";

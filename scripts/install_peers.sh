@@ -11,7 +11,8 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 
-packages=(tftp-hpa tftpd-hpa atftp curl busybox ncat socat netcat-openbsd python3 chromium procps)
+packages=(tftp-hpa tftpd-hpa atftp curl busybox ncat socat netcat-openbsd python3 chromium procps
+  gcc make libc6-dev bzip2)  # the last four build busybox-tftpd
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
@@ -36,10 +37,12 @@ if ! command -v atftpd >/dev/null 2>&1; then
   rm -rf "$work"
 fi
 
+"$(dirname "$0")/build_busybox_tftpd.sh"
+
 # tftpd-hpa's package may start a daemon on port 69; wirebox's tests start their own peers.
 if command -v service >/dev/null 2>&1; then $SUDO service tftpd-hpa stop >/dev/null 2>&1 || true; fi
 
-for program in tftp in.tftpd atftp atftpd curl busybox ncat socat nc python3 chromium; do
+for program in tftp in.tftpd atftp atftpd busybox-tftpd curl busybox ncat socat nc python3 chromium; do
   command -v "$program" >/dev/null 2>&1 || { echo "missing after install: $program" >&2; exit 1; }
 done
 echo "peers ready"

@@ -7,6 +7,7 @@
 
 import { join, resolve } from "node:path";
 import { serveEcho } from "../echo/server.ts";
+import { serveTftp } from "../tftp/server.ts";
 import { serveUpload } from "../upload/server.ts";
 import { convertArg, parseCommand } from "./args.ts";
 import { type Command, showHelp } from "./command.ts";
@@ -64,6 +65,20 @@ export const SERVICES: ServiceSpec[] = [
       return {
         endpoints: server.endpoints,
         note: `file uploads into ${server.dir} (wirebox upload send FILE --to HOST)`,
+        finished: server.finished,
+      };
+    },
+  },
+  {
+    name: "tftp",
+    defaultPort: 6969,
+    async start(context) {
+      const root = join(context.data, "tftp");
+      await Deno.mkdir(root, { recursive: true });
+      const server = serveTftp({ ...context, root, create: true });
+      return {
+        endpoints: [server.endpoint],
+        note: `TFTP server over ${root} (new files may be uploaded, none replaced)`,
         finished: server.finished,
       };
     },

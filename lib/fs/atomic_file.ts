@@ -288,6 +288,30 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * Flushes a file already in place, and its directory entry, to disk. For
+ * writers that commit with `fsync: false`, so that the complete file appears
+ * at once (a network peer told "done" finds it), and make it durable right
+ * after, off the critical path.
+ *
+ * @example Usage
+ * ```ts
+ * import { AtomicFile, syncToDisk } from "./atomic_file.ts";
+ * const dir = await Deno.makeTempDir();
+ * const file = await AtomicFile.create(`${dir}/upload.bin`, { fsync: false });
+ * await file.write(new Uint8Array(1024));
+ * const path = await file.commit(); // renamed into place, not yet flushed
+ * await syncToDisk(path);
+ * ```
+ */
+export async function syncToDisk(path: string): Promise<void> {
+  {
+    using file = await Deno.open(path, { read: true });
+    await file.sync();
+  }
+  await syncDirectory(dirname(path));
+}
+
 async function syncDirectory(dir: string): Promise<void> {
   try {
     using handle = await Deno.open(dir, { read: true });

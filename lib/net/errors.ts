@@ -27,7 +27,18 @@ export function reasonOf(error: unknown): string {
   return message.replace(/\s*\(os error \d+\)$/, "").replace(/^./, (c) => c.toLowerCase());
 }
 
-function rewrap(error: unknown, message: string): Error {
+/**
+ * The same kind of error (so callers can still tell `TimedOut` from
+ * `NotFound`) with a new message, the original as its `cause`.
+ *
+ * @example Usage
+ * ```ts
+ * import { rewrap } from "./errors.ts";
+ * const error = rewrap(new Deno.errors.TimedOut("timed out"), "Cannot get boot.img: timed out");
+ * error instanceof Deno.errors.TimedOut; // true
+ * ```
+ */
+export function rewrap(error: unknown, message: string): Error {
   const Kind = error instanceof Error ? (error.constructor as ErrorConstructor) : Error;
   try {
     return new Kind(message, { cause: error });

@@ -108,3 +108,69 @@ export class IdleTimer {
     }, ms);
   }
 }
+
+/**
+ * One timer for a long run of short waits (a retransmit deadline per
+ * transfer, say): each wait names its deadline, and the timer is re-armed
+ * only when it fires before the latest deadline, so a wait that ends early
+ * costs no timer operation at all.
+ *
+ * At most one wait is live: calling `expiry()` again replaces the previous
+ * wait, whose promise then never settles (race it against the event you wait
+ * for, as `DatagramReader.receiveUntil` does, and drop it). Call `stop()` when
+ * done, so no timer outlives its user.
+ *
+ * @example Usage
+ * ```ts
+ * import { DeadlineTimer } from "./timeout.ts";
+ * const timer = new DeadlineTimer();
+ * await timer.expiry(performance.now() + 5); // resolves about 5 ms from now
+ * timer.stop();
+ * ```
+ */
+export class DeadlineTimer {
+  #at = Infinity;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
+  #resolve: (() => void) | undefined;
+
+  /** A promise that resolves once `performance.now()` reaches `at` (milliseconds). */
+  expiry(at: number): Promise<void> {
+    this.#at = at;
+    const promise = new Promise<void>((resolve) => this.#resolve = resolve);
+    // A timer already due no later than `at` will re-arm itself for the rest.
+    if (this.#timer === undefined || this.#timerAt > at) this.#arm(at);
+    return promise;
+  }
+
+  /** Resolves the live wait now (to wake a waiter early, on abort say); the timer stays as it is. */
+  expireNow(): void {
+    const resolve = this.#resolve;
+    this.#resolve = undefined;
+    resolve?.();
+  }
+
+  /** Cancels the timer; the live wait (if any) never resolves. */
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    this.#resolve = undefined;
+  }
+
+  #arm(at: number): void {
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(this.#fire, Math.max(0, Math.ceil(at - performance.now())));
+  }
+
+  #fire = (): void => {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    if (!this.#resolve) return;
+    if (performance.now() < this.#at) return this.#arm(this.#at);
+    const resolve = this.#resolve;
+    this.#resolve = undefined;
+    resolve();
+  };
+}

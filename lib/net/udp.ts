@@ -54,6 +54,8 @@ export function udpAddress(socket: Deno.DatagramConn): HostPort {
   return { hostname, port };
 }
 
+const STOPPED = Symbol("stopped");
+
 /** Options for {@linkcode DatagramReader}. */
 export interface DatagramReaderOptions {
   /** Reuse one buffer of this many bytes for every datagram (the payload is then
@@ -114,6 +116,32 @@ export class DatagramReader {
       clearTimeout(timer);
       if (onAbort) signal?.removeEventListener("abort", onAbort);
     }
+  }
+
+  /**
+   * The next datagram, or `null` once `stop` settles first or the socket is
+   * closed. Like `receive(timeoutMs)`, a datagram that arrives after `stop`
+   * goes to the next call. For loops that keep one deadline across many
+   * receives (a `DeadlineTimer`), so each receive costs no timer of its own.
+   *
+   * @example Usage
+   * ```ts
+   * import { DatagramReader, listenUdp } from "./udp.ts";
+   * import { DeadlineTimer } from "./timeout.ts";
+   * const socket = listenUdp({ hostname: "127.0.0.1" });
+   * const reader = new DatagramReader(socket);
+   * const timer = new DeadlineTimer();
+   * const datagram = await reader.receiveUntil(timer.expiry(performance.now() + 50)); // null after 50 ms
+   * timer.stop();
+   * socket.close();
+   * await reader.closed;
+   * ```
+   */
+  async receiveUntil(stop: Promise<unknown>): Promise<Datagram | null> {
+    if (this.#closed) return null;
+    this.#pending ??= this.#receiveOne();
+    const result = await Promise.race([this.#pending, stop.then(() => STOPPED)]);
+    return result === STOPPED ? null : this.#take(result as Datagram | null);
   }
 
   /** Settles once no receive is outstanding (after the socket has been closed). */

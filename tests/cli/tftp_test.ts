@@ -1,0 +1,206 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { formatAddress } from "../../lib/net/address.ts";
+import { listenUdp, udpAddress } from "../../lib/net/udp.ts";
+import { missingPrograms, ROOT, runCli, startServer } from "../_helpers/cli.ts";
+import { makeFile, sha256, tempDir } from "../tftp/_support.ts";
+
+/** A TFTP server on a free loopback port; the root follows. */
+const SERVE = ["tftp", "serve", "--host", "127.0.0.1", "--port", "0", "--root"];
+
+Deno.test("cli: tftp serve announces its address; get and put round-trip; stop on SIGTERM", async () => {
+  await using dir = await tempDir();
+  const root = join(dir.path, "root");
+  await Deno.mkdir(root);
+  const original = await makeFile(root, "boot.img", 300_000);
+  const { server, endpoints } = await startServer([...SERVE, root, "--create"]);
+  await using _ = server;
+  assert.match(server.stdout[0], /^tftp listening on udp:\/\/127\.0\.0\.1:\d+$/);
+  await server.waitFor(/serving .* \(uploads of new files accepted\)/);
+  const address = formatAddress(endpoints.udp);
+  const local = join(dir.path, "boot.img");
+  const got = await runCli(["tftp", "get", address, "boot.img"], { cwd: dir.path });
+  assert.equal(got.code, 0, got.stderr);
+  assert.match(got.stderr, /^received boot\.img: 293 KiB in .* \(.*\/s\), blksize 1468, windowsize 32\n$/);
+  assert.equal(await sha256(local), await sha256(original));
+  const put = await runCli(["tftp", "put", address, local, "copy.img", "--blksize", "512", "--windowsize", "1"]);
+  assert.equal(put.code, 0, put.stderr);
+  assert.match(put.stderr, /^sent copy\.img: 293 KiB .* blksize 512(, \d+ blocks? sent again)?\n$/);
+  assert.equal(await sha256(join(root, "copy.img")), await sha256(original));
+  await server.waitFor(/WRQ "copy\.img" octet: received 293 KiB/);
+  const toStdout = await runCli(["tftp", "get", address, "boot.img", "-", "--quiet"]);
+  assert.equal(toStdout.code, 0);
+  assert.equal(toStdout.stderr, "");
+  const stopped = await server.stop("SIGTERM");
+  assert.equal(stopped.code, 0);
+});
+
+Deno.test("cli: tftp get/put failures are one line with the server's words, exit 1, no partial file", async () => {
+  await using dir = await tempDir();
+  await makeFile(dir.path, "exists.bin", 10);
+  const { server, endpoints } = await startServer([...SERVE, dir.path, "--quiet"]);
+  await using _ = server;
+  const address = formatAddress(endpoints.udp);
+  const missing = await runCli(["tftp", "get", address, "nope.bin"], { cwd: dir.path });
+  assert.equal(missing.code, 1);
+  assert.equal(
+    missing.stderr,
+    `wirebox: Cannot get "nope.bin" from ${address}: the server refused: File not found (code 1)\n`,
+  );
+  await assert.rejects(Deno.lstat(join(dir.path, "nope.bin")), Deno.errors.NotFound);
+  const readOnly = await runCli(["tftp", "put", address, join(dir.path, "exists.bin"), "new.bin"]);
+  assert.equal(readOnly.code, 1);
+  assert.match(readOnly.stderr, /Access violation \(code 2\): This server is read-only/);
+  const noLocal = await runCli(["tftp", "put", address, join(dir.path, "absent.bin")]);
+  assert.equal(noLocal.code, 1);
+  assert.match(noLocal.stderr, /absent\.bin does not exist/);
+  const noFolder = await runCli(["tftp", "get", address, "exists.bin", join(dir.path, "no", "such", "x")]);
+  assert.equal(noFolder.code, 1);
+  assert.match(noFolder.stderr, /cannot write .*x: the folder .*no\/such does not exist/);
+  await Deno.mkdir(join(dir.path, "sub"));
+  const intoFolder = await runCli(["tftp", "get", address, "exists.bin", join(dir.path, "sub")]);
+  assert.equal(intoFolder.code, 0, intoFolder.stderr);
+  assert.equal((await Deno.stat(join(dir.path, "sub", "exists.bin"))).size, 10, "a folder as LOCAL gets REMOTE's name");
+  const traversal = await runCli(["tftp", "get", address, "../../etc/passwd", join(dir.path, "x")]);
+  assert.match(
+    traversal.stderr,
+    /Access violation \(code 2\): Refused name "..\/..\/etc\/passwd": ".." is not allowed/,
+  );
+});
+
+Deno.test("cli: tftp get from a port where nothing answers times out with the retries in the message", async () => {
+  const socket = listenUdp({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const address = formatAddress(udpAddress(socket));
+    const result = await runCli(["tftp", "get", address, "f", "-", "--timeout", "1", "--retries", "1"]);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `^wirebox: Cannot get "f" from ${address}: no answer from the server: timed out after 1 retry \\(2\\.\\d s\\)\n$`,
+      ),
+    );
+  } finally {
+    socket.close();
+  }
+});
+
+Deno.test("cli: tftp usage mistakes exit 2 with a hint", async () => {
+  const cases: [string[], RegExp][] = [
+    [["tftp", "get", "127.0.0.1"], /missing argument/],
+    [
+      ["tftp", "get", "127.0.0.1", "f", "--blksize", "4"],
+      /invalid --blksize "4": expected a whole number from 8 to 65464/,
+    ],
+    [["tftp", "get", "127.0.0.1", "f", "--mode", "binary"], /invalid --mode "binary": choose one of octet, netascii/],
+    [["tftp", "put", "127.0.0.1", "-"], /reading stdin \(-\) needs a REMOTE name/],
+    [["tftp", "get", "127.0.0.1", ".."], /give LOCAL/],
+    [["tftp", "serve", "--root", "/nonexistent/wirebox"], /--root \/nonexistent\/wirebox is not a folder/],
+    [["tftp", "fetch"], /unknown tftp command "fetch"/],
+    [["tftp", "get", "127.0.0.1", "f", "--tsize", "--no-tsize"], /contradict/],
+  ];
+  for (const [args, message] of cases) {
+    const result = await runCli(args);
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr, message);
+    assert.match(result.stderr, /Try 'wirebox tftp --help'/);
+  }
+  const help = await runCli(["tftp", "--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /wirebox tftp serve/);
+});
+
+Deno.test("cli: tftp serve on a port in use says so", async () => {
+  const taken = listenUdp({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const { port } = udpAddress(taken);
+    const result = await runCli(["tftp", "serve", "--host", "127.0.0.1", "--port", String(port)]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, new RegExp(`Cannot bind to udp 127\\.0\\.0\\.1:${port}: address already in use`));
+  } finally {
+    taken.close();
+  }
+});
+
+Deno.test("cli: wirebox serve runs the TFTP server over <data>/tftp", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(join(dir.path, "tftp"));
+  const original = await makeFile(join(dir.path, "tftp"), "served.bin", 5000);
+  const { server, endpoints } = await startServer([
+    "serve",
+    "--only",
+    "tftp",
+    "--any-port",
+    "--data",
+    dir.path,
+    "--host",
+    "127.0.0.1",
+  ]);
+  await using _ = server;
+  assert.match(server.stdout[0], /^wirebox listening on udp:\/\/127\.0\.0\.1:\d+$/);
+  const address = formatAddress(endpoints.udp);
+  const local = join(dir.path, "got.bin");
+  assert.equal((await runCli(["tftp", "get", address, "served.bin", local])).code, 0);
+  assert.equal(await sha256(local), await sha256(original));
+  assert.equal((await runCli(["tftp", "put", address, local, "uploaded.bin"])).code, 0);
+  assert.equal(await sha256(join(dir.path, "tftp", "uploaded.bin")), await sha256(original));
+  const again = await runCli(["tftp", "put", address, local, "uploaded.bin"]);
+  assert.match(again.stderr, /File already exists \(code 6\)/);
+});
+
+/** Why the unprivileged check cannot run here, if it cannot: it runs wirebox as nobody, from this checkout. */
+async function unprivilegedSkip(): Promise<string | undefined> {
+  if (Deno.uid() !== 0) return "needs root to run the check as nobody";
+  if (missingPrograms("runuser").length > 0) return "runuser is not installed";
+  const probe = await new Deno.Command("runuser", {
+    args: ["-u", "nobody", "--", "test", "-r", `${ROOT}main.ts`],
+    stdout: "null",
+    stderr: "null",
+  }).output().catch(() => undefined);
+  return probe?.code === 0 ? undefined : "nobody cannot read this checkout";
+}
+
+const skip = await unprivilegedSkip();
+Deno.test({
+  name: "cli: tftp serve on port 69 without privileges says so and suggests --port 6969" +
+    (skip ? ` (SKIPPED: ${skip})` : ""),
+  ignore: skip !== undefined,
+  async fn() {
+    await using denoDir = await tempDir();
+    await Deno.chmod(denoDir.path, 0o777);
+    const child = new Deno.Command("runuser", {
+      args: [
+        "-u",
+        "nobody",
+        "--",
+        "env",
+        `DENO_DIR=${denoDir.path}`,
+        "NO_COLOR=1",
+        Deno.execPath(),
+        "run",
+        "-q",
+        "--config",
+        `${ROOT}deno.json`,
+        "--allow-net",
+        "--allow-read",
+        "--allow-write",
+        `${ROOT}main.ts`,
+        "tftp",
+        "serve",
+        "--root",
+        "/tmp",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "69",
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const { code, stderr } = await child.output();
+    const text = new TextDecoder().decode(stderr);
+    assert.equal(code, 1, text);
+    assert.match(text, /^wirebox: Cannot bind to udp 127\.0\.0\.1:69: permission denied \(try --port 6969\)\n/);
+  },
+});

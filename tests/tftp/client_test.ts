@@ -1,0 +1,161 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { memorySink } from "../../lib/tftp/block_io.ts";
+import { downloadFile, tftpGet } from "../../lib/tftp/client.ts";
+import { tftpInfo } from "../../lib/tftp/errors.ts";
+import {
+  encodeData,
+  encodeError,
+  encodeOack,
+  ErrorCode,
+  type Packet,
+  type RequestPacket,
+} from "../../lib/tftp/packet.ts";
+import { listenUdp } from "../../lib/net/udp.ts";
+import { seededBytes } from "../_helpers/random.ts";
+import { makeFile, RawPeer, startOurServer, tempDir } from "./_support.ts";
+
+const QUICK = { initialMs: 30, minMs: 5, maxMs: 30, minGiveUpMs: 0 };
+
+/** A scripted server: `listen` takes requests; each answer comes from a fresh transfer ID. */
+async function request(
+  listen: RawPeer,
+): Promise<{ request: RequestPacket; client: { hostname: string; port: number } }> {
+  const { packet, from } = await listen.receive();
+  assert.ok(packet.type === "RRQ" || packet.type === "WRQ", `expected a request, got ${packet.type}`);
+  return { request: packet as RequestPacket, client: from };
+}
+
+function expectType<T extends Packet["type"]>(packet: Packet | { type: "malformed" }, type: T) {
+  assert.equal(packet.type, type);
+  return packet as Extract<Packet, { type: T }>;
+}
+
+Deno.test("client: a server that ignores the options and answers with DATA gets RFC 1350 lock-step", async () => {
+  await using listen = new RawPeer();
+  await using transfer = new RawPeer();
+  const data = seededBytes(700, 1);
+  const sink = memorySink();
+  const getting = tftpGet(listen.address, "file", sink, { retransmit: { initialMs: 2000 } });
+  const { request: rrq, client } = await request(listen);
+  assert.deepEqual([...rrq.options.keys()], ["blksize", "windowsize", "tsize"]);
+  await transfer.send(encodeData(1, data.subarray(0, 512)), client);
+  assert.deepEqual((await transfer.receive()).packet, { type: "ACK", block: 1 });
+  await transfer.send(encodeData(2, data.subarray(512)), client);
+  assert.deepEqual((await transfer.receive()).packet, { type: "ACK", block: 2 });
+  const result = await getting;
+  assert.deepEqual(sink.bytes(), data);
+  assert.equal(result.settings.blksize, 512);
+  assert.equal(result.settings.windowsize, 1);
+});
+
+Deno.test("client: an OACK with an option it did not ask for is refused with error 8", async () => {
+  await using listen = new RawPeer();
+  await using transfer = new RawPeer();
+  const refused = assert.rejects(
+    tftpGet(listen.address, "file", memorySink(), { windowsize: 1 }),
+    (error: Error) => tftpInfo(error)?.tftpCode === ErrorCode.optionNegotiation,
+  );
+  const { client } = await request(listen);
+  await transfer.send(encodeOack(new Map([["blksize", "1468"], ["timeout", "9"]])), client);
+  const refusal = expectType((await transfer.receive()).packet, "ERROR");
+  assert.equal(refusal.code, ErrorCode.optionNegotiation);
+  assert.match(refusal.message, /timeout 9 was not requested/);
+  await refused;
+});
+
+Deno.test("client: a server refusing the options (error 8) is asked again without any", async () => {
+  await using listen = new RawPeer();
+  await using transfer = new RawPeer();
+  const sink = memorySink();
+  const getting = tftpGet(listen.address, "file", sink);
+  const first = await request(listen);
+  assert.ok(first.request.options.size > 0);
+  await transfer.send(encodeError(ErrorCode.optionNegotiation, "Unsupported option(s) requested"), first.client);
+  const second = await request(listen);
+  assert.equal(second.request.options.size, 0);
+  await transfer.send(encodeData(1, new Uint8Array([7])), second.client);
+  assert.deepEqual((await transfer.receive()).packet, { type: "ACK", block: 1 });
+  await getting;
+  assert.deepEqual(sink.bytes(), new Uint8Array([7]));
+});
+
+Deno.test("client: a silent server times out after the retries, and nothing is left behind", async () => {
+  await using dir = await tempDir();
+  await using silent = new RawPeer();
+  const local = join(dir.path, "never");
+  await assert.rejects(
+    downloadFile(silent.address, "file", local, { retries: 2, retransmit: QUICK }),
+    Deno.errors.TimedOut,
+    "no answer from the server: timed out after 2 retries",
+  );
+  assert.deepEqual([...Deno.readDirSync(dir.path)], []);
+  let requests = 0;
+  while (await silent.maybeReceive(50)) requests++;
+  assert.equal(requests, 3, "the request and two repetitions");
+});
+
+Deno.test("client: an ERROR mid-download fails it with the server's words; no partial file", async () => {
+  await using dir = await tempDir();
+  await using listen = new RawPeer();
+  await using transfer = new RawPeer();
+  const local = join(dir.path, "partial");
+  const getting = downloadFile(listen.address, "file", local, { blksize: 512, windowsize: 1, tsize: false });
+  const { client } = await request(listen);
+  await transfer.send(encodeData(1, new Uint8Array(512)), client);
+  await transfer.receive();
+  await transfer.send(encodeError(ErrorCode.accessViolation, "Go away"), client);
+  await assert.rejects(getting, (error: Error) => {
+    assert.ok(error instanceof Deno.errors.PermissionDenied);
+    assert.equal(error.message, "the server refused: Access violation (code 2): Go away");
+    return true;
+  });
+  assert.deepEqual([...Deno.readDirSync(dir.path)], [], "neither the file nor a temporary one");
+});
+
+Deno.test("client: answers from another host are ignored; a stranger gets error 5 mid-transfer", async () => {
+  await using listen = new RawPeer();
+  await using transfer = new RawPeer();
+  await using stranger = new RawPeer();
+  const otherHost = listenUdp({ hostname: "127.0.0.2", port: 0 });
+  try {
+    const sink = memorySink();
+    const getting = tftpGet(listen.address, "file", sink, { blksize: 512, windowsize: 1, tsize: false });
+    const { client } = await request(listen);
+    // Not the server's address: must not capture the transfer.
+    await otherHost.send(encodeData(1, new Uint8Array([6, 6, 6])), { transport: "udp", ...client });
+    await transfer.send(encodeData(1, new Uint8Array(512).fill(1)), client);
+    assert.deepEqual((await transfer.receive()).packet, { type: "ACK", block: 1 });
+    await stranger.send(encodeData(2, new Uint8Array([9])), client);
+    assert.equal(expectType((await stranger.receive()).packet, "ERROR").code, ErrorCode.unknownTransferId);
+    await transfer.send(encodeData(2, new Uint8Array([2])), client);
+    assert.deepEqual((await transfer.receive()).packet, { type: "ACK", block: 2 });
+    await getting;
+    assert.deepEqual(sink.bytes(), new Uint8Array([...new Uint8Array(512).fill(1), 2]));
+  } finally {
+    otherHost.close();
+  }
+});
+
+Deno.test("client: progress reports the size from tsize; abort tells the server", async () => {
+  await using dir = await tempDir();
+  await makeFile(dir.path, "file.bin", 200_000);
+  await using ours = startOurServer(dir.path);
+  const seen: [number, number | undefined][] = [];
+  await downloadFile(ours.address, "file.bin", join(dir.path, "got"), {
+    onProgress: (bytes, total) => seen.push([bytes, total]),
+  });
+  assert.deepEqual(seen.at(-1), [200_000, 200_000]);
+  assert.ok(seen.length > 10);
+  const controller = new AbortController();
+  const aborted = downloadFile(ours.address, "file.bin", join(dir.path, "aborted"), {
+    blksize: 512,
+    windowsize: 1,
+    signal: controller.signal,
+    onProgress: (bytes) => bytes > 50_000 && controller.abort(new Deno.errors.Interrupted("stopped by SIGINT")),
+  });
+  await assert.rejects(aborted, Deno.errors.Interrupted);
+  await ours.waitForRecords(2);
+  assert.match(ours.records[1].error!.message, /the client refused: Error \(code 0\): stopped by SIGINT/);
+  await assert.rejects(Deno.lstat(join(dir.path, "aborted")), Deno.errors.NotFound);
+});

@@ -1,0 +1,102 @@
+/**
+ * Our client against the servers people run: tftpd-hpa and atftpd (and
+ * busybox tftpd where the busybox build has it), both directions, octet and
+ * netascii, block sizes 512 to 65464, windows where the server has them.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { downloadFile, uploadFile } from "../../../lib/tftp/client.ts";
+import { peerTest } from "../../_helpers/peers.ts";
+import { makeFile, settledSha256, sha256, startPeerServer, tempDir } from "../_support.ts";
+
+const TEXT = "first line\nsecond line\r\na bare\rcarriage return\n" + "a longer line of text, repeated\n".repeat(60);
+
+for (const kind of ["tftpd-hpa", "atftpd"] as const) {
+  const program = kind === "tftpd-hpa" ? "in.tftpd" : "atftpd";
+  // tftpd-hpa has no windowsize (our client then falls back to lock-step); atftpd has.
+  const combinations = kind === "tftpd-hpa"
+    ? [[512, 1], [1428, 16], [8192, 16], [65464, 16]]
+    : [[512, 1], [1428, 8], [65464, 8]];
+  peerTest(`interop: our client gets from and puts to ${kind}`, [program], async (t) => {
+    await using dir = await tempDir();
+    const root = join(dir.path, "root");
+    await Deno.mkdir(root);
+    await Deno.chmod(root, 0o777);
+    await using peer = await startPeerServer(kind, root);
+    for (const [blksize, windowsize] of combinations) {
+      const options = { blksize, windowsize, retransmit: { initialMs: 500 } };
+      for (const size of [0, blksize - 1, blksize, blksize + 1, blksize * 3]) {
+        await t.step(`get ${size} bytes at blksize ${blksize} windowsize ${windowsize}`, async () => {
+          const name = `get-${blksize}-${size}`;
+          const original = await makeFile(root, name, size);
+          const local = join(dir.path, name);
+          const result = await downloadFile(peer.address, peer.remote(name), local, options);
+          assert.equal(await sha256(local), await sha256(original));
+          assert.equal(result.bytes, size);
+          assert.equal(result.settings.blksize, blksize);
+        });
+      }
+      for (const size of [0, blksize + 1, blksize * 3]) {
+        await t.step(`put ${size} bytes at blksize ${blksize} windowsize ${windowsize}`, async () => {
+          const name = `put-${blksize}-${size}`;
+          const local = await makeFile(dir.path, name, size, size + 5);
+          await uploadFile(peer.address, local, peer.remote(name), options);
+          const expected = await sha256(local);
+          assert.equal(await settledSha256(join(root, name), expected), expected);
+        });
+      }
+    }
+    await t.step("netascii both ways: line ends converted and restored", async () => {
+      await Deno.writeTextFile(join(root, "text.txt"), TEXT);
+      const local = join(dir.path, "text.txt");
+      await downloadFile(peer.address, peer.remote("text.txt"), local, { mode: "netascii" });
+      assert.equal(await Deno.readTextFile(local), TEXT);
+      await uploadFile(peer.address, local, peer.remote("text-up.txt"), { mode: "netascii" });
+      const expected = await sha256(new TextEncoder().encode(TEXT));
+      assert.equal(await settledSha256(join(root, "text-up.txt"), expected), expected);
+    });
+    await t.step("a missing file is reported with the server's error", async () => {
+      const local = join(dir.path, "missing");
+      await assert.rejects(
+        downloadFile(peer.address, peer.remote("no-such-file"), local),
+        (error: Error) => error instanceof Deno.errors.NotFound && /code 1/.test(error.message),
+      );
+      await assert.rejects(Deno.lstat(local), Deno.errors.NotFound, "no partial file left behind");
+    });
+  });
+}
+
+// Debian's busybox has no tftpd applet; scripts/install_peers.sh builds one as busybox-tftpd.
+// It has blksize but no windowsize (our client falls back to lock-step) and only octet mode.
+peerTest("interop: our client gets from and puts to busybox tftpd", ["busybox-tftpd"], async (t) => {
+  await using dir = await tempDir();
+  const root = join(dir.path, "root");
+  await Deno.mkdir(root);
+  await Deno.chmod(root, 0o777);
+  await using peer = await startPeerServer("busybox", root);
+  for (const blksize of [512, 1428, 8192, 65464]) {
+    const options = { blksize, windowsize: 8, retransmit: { initialMs: 500 } };
+    for (const size of [0, blksize - 1, blksize, blksize + 1, blksize * 3]) {
+      await t.step(`get and put ${size} bytes at blksize ${blksize}`, async () => {
+        const name = `bb-${blksize}-${size}`;
+        const original = await makeFile(root, name, size);
+        const local = join(dir.path, name);
+        const result = await downloadFile(peer.address, name, local, options);
+        assert.equal(await sha256(local), await sha256(original));
+        assert.equal(result.bytes, size);
+        await uploadFile(peer.address, local, `${name}.up`, options);
+        const expected = await sha256(local);
+        assert.equal(await settledSha256(join(root, `${name}.up`), expected), expected);
+      });
+    }
+  }
+  await t.step("netascii is refused by busybox, and the refusal is reported", async () => {
+    await Deno.writeTextFile(join(root, "text.txt"), TEXT);
+    await assert.rejects(
+      downloadFile(peer.address, "text.txt", join(dir.path, "text.txt"), { mode: "netascii" }),
+      /octet/,
+    );
+    await assert.rejects(Deno.lstat(join(dir.path, "text.txt")), Deno.errors.NotFound);
+  });
+});

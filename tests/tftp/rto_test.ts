@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { RetransmitTimer } from "../../lib/tftp/rto.ts";
+
+Deno.test("rto: starts at the initial value, then follows the measured round trip within bounds", () => {
+  const timer = new RetransmitTimer();
+  assert.equal(timer.timeoutMs, 1000);
+  for (let i = 0; i < 20; i++) timer.sample(0.1);
+  assert.equal(timer.timeoutMs, 5, "loopback round trips: the lower bound");
+  for (let i = 0; i < 50; i++) timer.sample(40);
+  assert.ok(timer.timeoutMs > 40 && timer.timeoutMs < 80, String(timer.timeoutMs));
+  for (let i = 0; i < 50; i++) timer.sample(10_000);
+  assert.equal(timer.timeoutMs, 2000, "the upper bound");
+});
+
+Deno.test("rto: each timeout doubles the wait until the retries run out; progress resets it", () => {
+  const timer = new RetransmitTimer({ retries: 3, minGiveUpMs: 0 });
+  for (let i = 0; i < 10; i++) timer.sample(10);
+  const base = timer.timeoutMs;
+  assert.ok(timer.expired());
+  assert.equal(timer.timeoutMs, base * 2);
+  assert.ok(timer.expired());
+  assert.ok(timer.expired());
+  assert.equal(timer.retransmissions, 3);
+  assert.equal(timer.expired(), false, "out of retries");
+  timer.progress();
+  assert.equal(timer.timeoutMs, base);
+});
+
+Deno.test("rto: in adaptive mode it keeps trying until the peer has been silent for minGiveUpMs", async () => {
+  const timer = new RetransmitTimer({ retries: 1, minGiveUpMs: 30 });
+  assert.ok(timer.expired());
+  assert.ok(timer.expired(), "out of retries, but silent for less than 30 ms");
+  await new Promise((resolve) => setTimeout(resolve, 35));
+  assert.equal(timer.expired(), false);
+});
+
+Deno.test("rto: a negotiated timeout is used exactly, without backoff, and gives up after the retries", () => {
+  const timer = new RetransmitTimer({ timeoutMs: 3000, retries: 2 });
+  timer.sample(1);
+  assert.equal(timer.timeoutMs, 3000);
+  assert.ok(timer.expired());
+  assert.equal(timer.timeoutMs, 3000);
+  assert.ok(timer.expired());
+  assert.equal(timer.expired(), false);
+});
+
+Deno.test("rto: a wait is armed once; remainingMs runs down", async () => {
+  const timer = new RetransmitTimer({ timeoutMs: 40 });
+  timer.arm();
+  assert.ok(timer.remainingMs > 30);
+  await new Promise((resolve) => setTimeout(resolve, 45));
+  assert.equal(timer.remainingMs, 0);
+});
