@@ -5,7 +5,8 @@
  */
 
 import type { Scenario } from "../harness.ts";
+import { tftp } from "./tftp.ts";
 import { upload } from "./upload.ts";
 
 /** Every scenario `deno task bench` knows. */
-export const SCENARIOS: Scenario[] = [upload];
+export const SCENARIOS: Scenario[] = [upload, tftp];
