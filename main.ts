@@ -6,6 +6,7 @@
  */
 
 import config from "./deno.json" with { type: "json" };
+import { chatCommand } from "./lib/cli/chat.ts";
 import type { Command } from "./lib/cli/command.ts";
 import { echoCommand } from "./lib/cli/echo.ts";
 import { listenCommand } from "./lib/cli/listen.ts";
@@ -13,7 +14,7 @@ import { EXIT, print, printError, reportError, UsageError } from "./lib/cli/outp
 import { sendCommand } from "./lib/cli/send.ts";
 import { serveCommand } from "./lib/cli/serve.ts";
 
-const COMMANDS: Command[] = [serveCommand, echoCommand, sendCommand, listenCommand];
+const COMMANDS: Command[] = [serveCommand, chatCommand, echoCommand, sendCommand, listenCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length)) + 2;
