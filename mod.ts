@@ -53,6 +53,7 @@ export * from "./lib/netcat/listen.ts";
 export * from "./lib/chat/protocol.ts";
 export * from "./lib/chat/rate_limit.ts";
 export * from "./lib/chat/write_queue.ts";
+export * from "./lib/chat/pressure.ts";
 export * from "./lib/chat/room.ts";
 export * from "./lib/chat/tcp_transport.ts";
 export * from "./lib/chat/transcript.ts";

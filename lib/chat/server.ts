@@ -8,13 +8,14 @@
 import { formatAddress, formatEndpoint } from "../net/address.ts";
 import { writeAll } from "../net/io.ts";
 import { serveTcp, type TcpServer } from "../net/tcp_server.ts";
+import { OutputPressure } from "./pressure.ts";
 import { EncodedEvent, formatText } from "./protocol.ts";
 import { ChatRoom, type ChatRoomOptions } from "./room.ts";
 import { type ChatConnectionOptions, serveChatConnection } from "./tcp_transport.ts";
 import { Transcript } from "./transcript.ts";
 
 /** Options for {@linkcode serveChat}. */
-export interface ChatServerOptions extends Omit<ChatRoomOptions, "onEvent">, ChatConnectionOptions {
+export interface ChatServerOptions extends Omit<ChatRoomOptions, "onEvent">, Omit<ChatConnectionOptions, "pressure"> {
   /** Address to listen on.
    * @default {"0.0.0.0"} */
   hostname?: string;
@@ -53,6 +54,9 @@ export class ChatServer {
   readonly tcp: TcpServer;
   /** The transcript, when one is kept. */
   readonly transcript: Transcript | undefined;
+  /** The room's output pressure; every transport's members join it, so that
+   * input waits while members are behind (see {@linkcode OutputPressure}). */
+  readonly pressure: OutputPressure = new OutputPressure();
   /** Settles once the server has stopped and the transcript is written. */
   readonly finished: Promise<void>;
   #stop = new AbortController();
@@ -74,22 +78,26 @@ export class ChatServer {
     });
     const maxClients = options.maxClients ?? 1000;
     try {
-      this.tcp = serveTcp((conn, info) => serveChatConnection(this.room, conn, formatAddress(info.remote), options), {
-        hostname: options.hostname ?? "0.0.0.0",
-        port: options.port ?? 9999,
-        maxConnections: maxClients,
-        signal,
-        onRefused: async (conn) => {
-          log(`chat: ${formatAddress(conn.remoteAddr)} refused: the server is full (${maxClients} clients)`);
-          const full = new EncodedEvent({
-            type: "error",
-            time: Date.now(),
-            text: `the server is full (${maxClients} clients): try again later`,
-          });
-          await writeAll(conn, full.text);
+      const connection = { ...options, pressure: this.pressure };
+      this.tcp = serveTcp(
+        (conn, info) => serveChatConnection(this.room, conn, formatAddress(info.remote), connection),
+        {
+          hostname: options.hostname ?? "0.0.0.0",
+          port: options.port ?? 9999,
+          maxConnections: maxClients,
+          signal,
+          onRefused: async (conn) => {
+            log(`chat: ${formatAddress(conn.remoteAddr)} refused: the server is full (${maxClients} clients)`);
+            const full = new EncodedEvent({
+              type: "error",
+              time: Date.now(),
+              text: `the server is full (${maxClients} clients): try again later`,
+            });
+            await writeAll(conn, full.text);
+          },
+          onError: (error, remote) => log(`chat: ${formatAddress(remote)}: ${(error as Error).message}`),
         },
-        onError: (error, remote) => log(`chat: ${formatAddress(remote)}: ${(error as Error).message}`),
-      });
+      );
     } catch (error) {
       this.transcript?.close();
       throw error;

@@ -11,17 +11,25 @@ import { closeQuietly, isDisconnect } from "../net/errors.ts";
 import { writeAll } from "../net/io.ts";
 import { type LineChunk, LineFramer } from "../net/line_stream.ts";
 import { EncodedEvent, type LeaveReason } from "./protocol.ts";
+import type { OutputPressure, PressureHandle } from "./pressure.ts";
 import type { ChatRoom, Member } from "./room.ts";
 import { WriteQueue } from "./write_queue.ts";
+
+const READ_BUFFER_BYTES = 16 * 1024;
+const DEFAULT_MAX_QUEUE = 1 << 20;
 
 /** Options for {@linkcode TcpMember}. */
 export interface TcpMemberOptions {
   /** Bytes that may wait for a member that does not read; past this it is dropped as too slow.
+   * While a quarter of this waits, the member's own lines are not read.
    * @default {1048576} */
   maxQueueBytes?: number;
   /** Milliseconds a leaving member gets to receive what is queued and close its side.
    * @default {1500} */
   lingerMs?: number;
+  /** The room's output pressure, shared by all its members: while most of
+   * them are behind, input waits instead of overflowing their queues. */
+  pressure?: OutputPressure;
 }
 
 /**
@@ -56,13 +64,25 @@ export class TcpMember implements Member {
   #closed = false;
   #linger: ReturnType<typeof setTimeout> | undefined;
   #done: PromiseWithResolvers<void> = Promise.withResolvers();
+  #pressure: PressureHandle | undefined;
 
   constructor(conn: Deno.TcpConn, address: string, options: TcpMemberOptions = {}) {
     this.#conn = conn;
     this.address = address;
+    const handle = options.pressure?.join(this);
+    this.#pressure = handle;
     // A failed write means the peer is gone; the read side notices too.
-    this.#queue = new WriteQueue(conn, { maxBytes: options.maxQueueBytes, onError: () => this.#abort() });
+    this.#queue = new WriteQueue(conn, {
+      maxBytes: options.maxQueueBytes ?? DEFAULT_MAX_QUEUE,
+      onError: () => this.#abort(),
+      onCongestion: handle ? (congested) => handle.congested(congested) : undefined,
+    });
     this.#lingerMs = options.lingerMs ?? 1500;
+  }
+
+  /** Milliseconds the write in flight has been waiting (0 when none is). */
+  get stalledMs(): number {
+    return this.#queue.stalledMs;
   }
 
   /** Bytes waiting to be written. */
@@ -73,6 +93,11 @@ export class TcpMember implements Member {
   /** Settles once the connection is closed. */
   get done(): Promise<void> {
     return this.#done.promise;
+  }
+
+  /** Settles once no more than `bytes` wait to be written (see {@linkcode WriteQueue.below}). */
+  below(bytes: number): Promise<void> {
+    return this.#queue.below(bytes);
   }
 
   deliver(bytes: Uint8Array): boolean {
@@ -106,6 +131,7 @@ export class TcpMember implements Member {
     this.#closing = true;
     this.#queue.clear();
     clearTimeout(this.#linger);
+    this.#pressure?.leave();
     closeQuietly(this.#conn);
     this.#done.resolve();
   }
@@ -122,8 +148,6 @@ export interface ChatConnectionOptions extends TcpMemberOptions {
    * @default {250} */
   partialLineMs?: number;
 }
-
-const READ_BUFFER_BYTES = 16 * 1024;
 
 /**
  * Serves one TCP connection as a member of `room` until either side ends
@@ -172,13 +196,22 @@ export async function serveChatConnection(
     if (waited >= partialMs) framer.end(emit);
     else partialTimer = setTimeout(checkPartial, partialMs - waited);
   };
-  const buffer = new Uint8Array(READ_BUFFER_BYTES);
+  // A client whose own output is backed up is not read from until it catches
+  // up: in a flood, senders are slowed by TCP instead of filling our memory.
+  const pauseAt = (options.maxQueueBytes ?? DEFAULT_MAX_QUEUE) / 4;
+  // One read fans out to every member's queue before pressure is looked at
+  // again: reading at most the high-water mark keeps that within the bound.
+  const buffer = new Uint8Array(Math.max(1, Math.min(READ_BUFFER_BYTES, Math.floor(pauseAt))));
   // Deno reads a reset as the end of the stream, so "closed" covers resets too.
   let detail = "closed by the client";
   try {
     while (true) {
+      if (member.queuedBytes > pauseAt) await member.below(pauseAt);
       const n = await conn.read(buffer);
       if (n === null) break;
+      // Checked after the read, before its lines go out, and again after each
+      // wait: readers released together would otherwise overshoot every queue.
+      while (options.pressure?.overloaded) await options.pressure.relief();
       framer.push(buffer.subarray(0, n), emit);
       if (partialMs > 0 && framer.pendingBytes > 0) {
         lastRead = Date.now();

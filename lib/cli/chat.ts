@@ -94,18 +94,23 @@ async function serve(args: string[], { signal }: RunContext): Promise<number> {
     if (bytes < 64) throw new UsageError(`invalid --${name} "${text}": at least 64 bytes`, "chat");
     return bytes;
   };
+  const maxLineBytes = size("max-line");
+  const maxQueueBytes = size("max-queue");
+  if ((maxQueueBytes ?? 1 << 20) < 4 * (maxLineBytes ?? 4096)) {
+    throw new UsageError("--max-queue must be at least 4 times --max-line, or one message could overflow it", "chat");
+  }
   const idle = values["idle-timeout"];
   const stop = new AbortController();
   const server = serveChat({
     hostname,
     port,
     historySize: integer("history", 0),
-    maxLineBytes: size("max-line"),
+    maxLineBytes,
     maxClients: integer("max-clients", 1),
     rate: integer("rate", 0),
     burst: integer("burst", 1),
     idleTimeoutMs: idle === undefined ? undefined : convertArg.duration(idle, "--idle-timeout", "chat"),
-    maxQueueBytes: size("max-queue"),
+    maxQueueBytes,
     transcriptPath: values.log,
     signal: AbortSignal.any([signal, stop.signal]),
     log: values.quiet ? undefined : serverLog(false),

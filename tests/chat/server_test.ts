@@ -124,6 +124,23 @@ Deno.test("chat server: a client that never reads is dropped; the others keep ch
   await Promise.all([slow.close(), a.close(), b.close()]);
 });
 
+Deno.test("chat server: a room that outpaces its readers slows its senders instead of dropping readers", async () => {
+  // A tiny queue: without backpressure every reader would overflow and be dropped.
+  await using server = startChat({ rate: 0, maxQueueBytes: 4096 });
+  const clients = await Promise.all(Array.from({ length: 5 }, () => server.join()));
+  const perClient = 400;
+  await Promise.all(
+    clients.map((client, index) =>
+      client.send(Array.from({ length: perClient }, (_, i) => `flood ${index} ${i} ${"x".repeat(40)}\n`).join(""))
+    ),
+  );
+  const total = clients.length * perClient;
+  await Promise.all(clients.map((client) => client.waitForCount(/ <guest\d+> flood /, total, 20_000)));
+  for (const client of clients) assert.ok(!client.lines.some((line) => line.includes("too slow")), client.tail());
+  assert.equal(server.chat.room.size, 5);
+  await Promise.all(clients.map((client) => client.close()));
+});
+
 Deno.test("chat server: a flooder is warned, then disconnected", async () => {
   await using server = startChat({ rate: 2, burst: 5 });
   const flooder = await server.join();
