@@ -261,7 +261,15 @@ export function clock(ms: number): string {
   return clockText;
 }
 
-/** "5s", "3m", "2h": an idle time as `/who` shows it. */
+/**
+ * An idle time as `/who` shows it: `5s`, `3m`, `2h`, `4d`.
+ *
+ * @example Usage
+ * ```ts
+ * import { formatIdle } from "./protocol.ts";
+ * formatIdle(185_000); // "3m"
+ * ```
+ */
 export function formatIdle(ms: number): string {
   const seconds = Math.floor(ms / 1000);
   if (seconds < 60) return `${seconds}s`;

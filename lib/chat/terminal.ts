@@ -151,7 +151,7 @@ export async function chatInteractive(address: HostPort, options: ChatTerminalOp
   const session: { client?: ChatClient } = {};
   const columns = () => {
     try {
-      return Deno.consoleSize().columns;
+      return Deno.consoleSize().columns || 80; // a terminal of unknown size says 0
     } catch {
       return 80;
     }

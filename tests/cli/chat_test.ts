@@ -5,10 +5,10 @@ import { peerTest } from "../_helpers/peers.ts";
 
 const SERVE = ["chat", "serve", "--host", "127.0.0.1", "--port", "0"];
 
-/** Resident memory of a process, in bytes, from /proc. */
+/** Resident memory of a process, in bytes (through ps: Deno reads /proc/PID only with --allow-all). */
 async function rssOf(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+  const { stdout } = await new Deno.Command("ps", { args: ["-o", "rss=", "-p", String(pid)] }).output();
+  return Number(new TextDecoder().decode(stdout).trim()) * 1024;
 }
 
 Deno.test("cli chat: serve announces itself; join sends piped lines, waits for their echo, exits 0", async () => {
@@ -100,7 +100,7 @@ Deno.test("cli chat: join to a closed port is a clear error; bad options are usa
   assert.match(help.stdout, /wirebox chat join \[HOST\]\[:PORT\]/);
 });
 
-Deno.test("cli chat: 10 MB without a newline does not grow the server's memory", async () => {
+peerTest("cli chat: 10 MB without a newline does not grow the server's memory", ["ps"], async () => {
   await using server = await startCli([...SERVE, "--quiet", "--rate", "0"]);
   const address = endpointsOf(server.stdout[0]).tcp;
   const sender = await LineClient.connect(address);
@@ -171,4 +171,88 @@ Deno.test("cli serve: starts the chat server with its transcript in the data fol
   const transcript = await Deno.readTextFile(`${data}/chat/transcript.jsonl`);
   assert.ok(transcript.split("\n").some((line) => line.includes('"text":"kept"')), transcript);
   await Deno.remove(data, { recursive: true });
+});
+
+// Drives `wirebox chat join` on a pseudo-terminal: raw mode, editing keys,
+// a line arriving while another is half typed, /quit.
+const PTY_DRIVER = `
+import os, pty, sys, time, select
+main, port = sys.argv[1], sys.argv[2]
+pid, fd = pty.fork()
+if pid == 0:
+    os.environ.pop("NO_COLOR", None)
+    os.execvp(sys.argv[3], [sys.argv[3], "run", "-q", "-A", main, "chat", "join", "127.0.0.1:" + port, "--nick", "tty"])
+out = b""
+def expect(text, timeout=15):
+    global out
+    end = time.time() + timeout
+    while text.encode() not in out:
+        if time.time() > end:
+            sys.exit("timed out waiting for %r in %r" % (text, out.decode("utf-8", "replace")))
+        r, _, _ = select.select([fd], [], [], 0.05)
+        if r:
+            out += os.read(fd, 65536)
+expect("tty\\x1b[0m> ")
+os.write(fd, b"hello")
+expect("> hello")
+os.write(fd, b"\\x1b[D\\x1b[DX\\r")  # left, left, X, Enter
+expect("helXlo")
+os.write(fd, b"half typed")
+expect("> half typed")
+print("READY", flush=True)
+sys.stdin.readline()  # the test makes another client speak now
+expect("> interruption")
+os.write(fd, b"\\x15/quit\\r")  # Ctrl-U clears the line, then /quit
+expect("left (quit)")
+while True:
+    try:
+        data = os.read(fd, 65536)
+    except OSError:
+        break
+    if not data:
+        break
+    out += data
+_, status = os.waitpid(pid, 0)
+print("EXIT", os.waitstatus_to_exitcode(status))
+print(repr(out.decode("utf-8", "replace")))
+`;
+
+peerTest("cli chat: join on a terminal keeps the line being typed while messages arrive", ["python3"], async () => {
+  await using server = await startCli(SERVE);
+  const address = endpointsOf(server.stdout[0]).tcp;
+  const driver = new Deno.Command("python3", {
+    args: ["-c", PTY_DRIVER, new URL("../../main.ts", import.meta.url).pathname, String(address.port), Deno.execPath()],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = driver.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("READY")) {
+    const { value, done } = await output.read();
+    if (done) break;
+    text += value;
+  }
+  const other = await LineClient.connect(address);
+  await other.send("/nick other\ninterruption\n");
+  const stdin = driver.stdin.getWriter();
+  await stdin.write(new TextEncoder().encode("go\n"));
+  await stdin.close();
+  while (true) {
+    const { value, done } = await output.read();
+    if (done) break;
+    text += value;
+  }
+  const status = await driver.status;
+  const stderr = new TextDecoder().decode(await new Response(driver.stderr).arrayBuffer());
+  assert.equal(status.code, 0, `${stderr}\n${text}`);
+  assert.match(text, /EXIT 0/);
+  const screen = text.slice(text.indexOf("EXIT"));
+  assert.match(screen, /<\\x1b\[38;5;\d+mtty\\x1b\[0m> helXlo/, "the edited line was sent, with the nick in colour");
+  // The other client's line is printed on a cleared line, then the prompt and the half-typed text are redrawn.
+  assert.match(
+    screen,
+    /\\r\\x1b\[2K[^\\]*\\x1b\[2m\d\d:\d\d:\d\d\\x1b\[0m <\\x1b\[38;5;\d+mother\\x1b\[0m> interruption\\r\\r?\\n\\r\\x1b\[2K\\x1b\[38;5;\d+mtty\\x1b\[0m> half typed/,
+  );
+  await other.close();
 });
