@@ -77,7 +77,7 @@ export const SERVICES: ServiceSpec[] = [
 
 function help(): string {
   const ports = SERVICES.map((service) =>
-    `  --${service.name}-port PORT`.padEnd(25) + `port of the ${service.name} server (default ${service.defaultPort})`
+    `  --${service.name}-port PORT`.padEnd(27) + `port of the ${service.name} server (default ${service.defaultPort})`
   ).join("\n");
   return `Usage: wirebox serve [options]
 

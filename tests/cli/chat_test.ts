@@ -256,3 +256,13 @@ peerTest("cli chat: join on a terminal keeps the line being typed while messages
   );
   await other.close();
 });
+
+Deno.test("cli serve: --help lists the chat server's port, aligned with the other options", async () => {
+  const { code, stdout } = await runCli(["serve", "--help"]);
+  assert.equal(code, 0);
+  const lines = stdout.split("\n");
+  const chat = lines.find((line) => line.startsWith("  --chat-port PORT"));
+  const data = lines.find((line) => line.startsWith("  --data DIR"));
+  assert.ok(chat && data, stdout);
+  assert.equal(chat.indexOf("port of the chat server (default 9999)"), data.indexOf("data folder"));
+});
