@@ -166,6 +166,22 @@ Deno.test("chat server: abrupt disconnects are cleaned up at once", async () => 
   await watcher.close();
 });
 
+Deno.test("chat server: a silent client is dropped after the idle timeout; one that talks stays", async () => {
+  await using server = startChat({ idleTimeoutMs: 300 });
+  const silent = await server.join();
+  const talker = await server.join();
+  const talking = setInterval(() => talker.send("/echo still here\n").catch(() => {}), 50);
+  try {
+    await talker.waitFor(/<- guest1 left \(idle timeout: nothing sent for \d+ ms\), 1 online$/);
+    await silent.waitFor(/<- guest1 left \(idle timeout/);
+    await silent.waitClosed();
+    assert.equal(server.chat.room.size, 1);
+  } finally {
+    clearInterval(talking);
+  }
+  await Promise.all([silent.close(), talker.close()]);
+});
+
 Deno.test("chat server: --max-clients refuses the next client with a line", async () => {
   await using server = startChat({ maxClients: 2 });
   const a = await server.join();
