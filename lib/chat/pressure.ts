@@ -23,10 +23,10 @@ export interface PressureHandle {
 /** Options for {@linkcode OutputPressure}. */
 export interface OutputPressureOptions {
   /** A member whose write has waited this long is stuck: it no longer holds input back (it will overflow and be dropped).
-   * @default {500} */
+   * @default {200} */
   stuckMs?: number;
   /** How often stuck members are looked for while any member is congested.
-   * @default {100} */
+   * @default {50} */
   sweepMs?: number;
 }
 
@@ -62,8 +62,8 @@ export class OutputPressure {
   #sweepMs: number;
 
   constructor(options: OutputPressureOptions = {}) {
-    this.#stuckMs = options.stuckMs ?? 500;
-    this.#sweepMs = options.sweepMs ?? 100;
+    this.#stuckMs = options.stuckMs ?? 200;
+    this.#sweepMs = options.sweepMs ?? 50;
   }
 
   /** Whether input should wait: some member is behind and still receiving. */

@@ -90,6 +90,13 @@ export interface ChatRoomOptions {
   onEvent?: (event: EncodedEvent) => void;
 }
 
+/** Options for {@linkcode ChatRoom.join}. */
+export interface JoinOptions {
+  /** The format the member receives events in from the start (a web client wants JSON at once).
+   * @default {"text"} */
+  format?: EventFormat;
+}
+
 interface Seat {
   member: Member;
   nick: string;
@@ -170,7 +177,7 @@ export class ChatRoom {
    * history, and tells everyone it joined. Returns `undefined` when the room
    * is closed (the caller should tell the peer and hang up).
    */
-  join(member: Member): Session | undefined {
+  join(member: Member, options: JoinOptions = {}): Session | undefined {
     if (this.#closed) return undefined;
     const nick = this.#freeNick();
     const now = Date.now();
@@ -178,7 +185,7 @@ export class ChatRoom {
       member,
       nick,
       key: nickKey(nick),
-      format: "text",
+      format: options.format ?? "text",
       bucket: new TokenBucket(this.#limits.rate, this.#limits.burst, now),
       idle: new IdleTimer(this.#idleMs, () => {
         this.#leave(seat, "idle timeout", `nothing sent for ${formatDuration(this.#idleMs)}`);

@@ -262,6 +262,18 @@ Deno.test("room: /format json switches one member to JSON lines with a fresh wel
   room.close();
 });
 
+Deno.test("room: a transport can seat a member in JSON from the start", () => {
+  const room = new ChatRoom({ rate: 0 });
+  const text = seat(room);
+  text.session.receive("earlier");
+  const member = new FakeMember("web 10.0.0.9");
+  const session = room.join(member, { format: "json" })!;
+  assert.equal(session.format, "json");
+  assert.deepEqual(member.events().map((event) => event.type), ["welcome", "message", "join"]);
+  assert.equal(member.received.length, 3, "nothing in text first");
+  room.close();
+});
+
 Deno.test("room: close tells every member and refuses newcomers", () => {
   const events: string[] = [];
   const room = new ChatRoom({ rate: 0, onEvent: (event) => events.push(event.event.type) });
