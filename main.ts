@@ -6,6 +6,7 @@
  */
 
 import config from "./deno.json" with { type: "json" };
+import { chatCommand } from "./lib/cli/chat.ts";
 import type { Command } from "./lib/cli/command.ts";
 import { echoCommand } from "./lib/cli/echo.ts";
 import { listenCommand } from "./lib/cli/listen.ts";
@@ -16,7 +17,15 @@ import { uploadCommand } from "./lib/cli/upload.ts";
 
 import { tftpCommand } from "./lib/cli/tftp.ts";
 
-const COMMANDS: Command[] = [serveCommand, uploadCommand, tftpCommand, echoCommand, sendCommand, listenCommand];
+const COMMANDS: Command[] = [
+  serveCommand,
+  chatCommand,
+  uploadCommand,
+  tftpCommand,
+  echoCommand,
+  sendCommand,
+  listenCommand,
+];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length)) + 2;

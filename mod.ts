@@ -1,7 +1,8 @@
 /**
- * wirebox as a library: the servers and clients behind the `wirebox` command,
- * and the mechanisms they share (line framing, a TCP server base, UDP
- * helpers, address parsing, atomic files, safe paths).
+ * wirebox as a library: the servers and clients behind the `wirebox` command
+ * (group chat, echo, send, listen), and the mechanisms they share (line
+ * framing, a TCP server base, UDP helpers, address parsing, atomic files,
+ * safe paths).
  *
  * Every server takes an `AbortSignal` and stops gracefully when it aborts;
  * every network wait has a time limit.
@@ -76,3 +77,15 @@ export * from "./lib/tftp/sender.ts";
 export * from "./lib/tftp/receiver.ts";
 export * from "./lib/tftp/server.ts";
 export * from "./lib/tftp/client.ts";
+export * from "./lib/chat/protocol.ts";
+export * from "./lib/chat/rate_limit.ts";
+export * from "./lib/chat/write_queue.ts";
+export * from "./lib/chat/pressure.ts";
+export * from "./lib/chat/room.ts";
+export * from "./lib/chat/tcp_transport.ts";
+export * from "./lib/chat/transcript.ts";
+export * from "./lib/chat/server.ts";
+export * from "./lib/chat/console.ts";
+export * from "./lib/chat/client.ts";
+export * from "./lib/chat/line_editor.ts";
+export * from "./lib/chat/terminal.ts";

@@ -6,9 +6,11 @@
  */
 
 import { join, resolve } from "node:path";
+import { serveChat } from "../chat/server.ts";
 import { serveEcho } from "../echo/server.ts";
 import { serveTftp } from "../tftp/server.ts";
 import { serveUpload } from "../upload/server.ts";
+import { CHAT_PORT } from "./chat.ts";
 import { convertArg, parseCommand } from "./args.ts";
 import { type Command, showHelp } from "./command.ts";
 import { print, serverLog, UsageError } from "./output.ts";
@@ -49,6 +51,22 @@ export interface ServiceSpec {
 
 /** The services `wirebox serve` starts, in this order. */
 export const SERVICES: ServiceSpec[] = [
+  {
+    name: "chat",
+    defaultPort: CHAT_PORT,
+    async start(context) {
+      const folder = join(context.data, "chat");
+      await Deno.mkdir(folder, { recursive: true });
+      const transcriptPath = join(folder, "transcript.jsonl");
+      const server = serveChat({ ...context, transcriptPath });
+      const { port } = server.tcp.addr;
+      return {
+        endpoints: server.endpoints,
+        note: `group chat (wirebox chat join HOST:${port}, or nc HOST ${port}); transcript in chat/transcript.jsonl`,
+        finished: server.finished,
+      };
+    },
+  },
   {
     name: "echo",
     defaultPort: 10888,

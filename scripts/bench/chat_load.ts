@@ -1,181 +1,322 @@
 /**
- * Chat load generator worker: holds a share of the chat clients in one
- * process. The driver (chat_driver.ts) starts several, so the generator is
- * not the bottleneck.
+ * A load generator for line-based chat servers (wirebox chat, `ncat --chat`):
+ * C clients, spread over several processes, send 64-byte lines (flooding or
+ * at a fixed total rate); every client counts what it receives, checks each
+ * sender's order, and measures latency from the time stamp inside each line.
+ * The server's CPU time is read from /proc/PID/stat around the run, so the
+ * result holds even when the generator itself is saturated.
  *
- * Protocol with the driver, one line each way:
- *   worker -> driver: {"ready":true,"connectMs":N}   once every client is connected and greeted
- *   driver -> worker: "go"                          start sending
- *   worker -> driver: {"sent":..,"received":..,"latencyUs":[...],"cpu":..}  after the drain
+ *   deno run -A scripts/bench/chat_load.ts --port 9999 --pid 1234 --clients 100 --messages 200
+ *   deno run -A scripts/bench/chat_load.ts --port 9999 --pid 1234 --clients 100 --rate 100 --seconds 5
+ *   deno run -A scripts/bench/chat_load.ts --port 9999 --pid 1234 --clients 20 --rate 2000 --seconds 10 --stuck 1
  *
- * Each chat line is `B <sender> <seq> <sentAtUs> xxx...`, padded to the line size;
- * receivers find the token anywhere in a line, so any server format works.
+ * Prints one JSON object: connect time, delivered lines, lines/s, latency
+ * percentiles, loss, reordering, and CPU per delivered line for the server
+ * and for the generator.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { writeAll } from "../../lib/net/io.ts";
 import { LineFramer } from "../../lib/net/line_stream.ts";
-import { cpuUsage } from "node:process";
+import { writeAll } from "../../lib/net/io.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    host: { type: "string", default: "127.0.0.1" },
-    port: { type: "string" },
-    clients: { type: "string", default: "10" },
-    first: { type: "string", default: "0" },
-    rate: { type: "string", default: "10" }, // messages per second per client
-    duration: { type: "string", default: "5" }, // seconds of sending
-    size: { type: "string", default: "64" }, // bytes per line, newline included
-    senders: { type: "string" }, // how many of this worker's clients send (default: all)
-    silent: { type: "string", default: "0" }, // clients that connect but never read (slow consumers)
-    drain: { type: "string", default: "1500" }, // ms without new lines that ends the run
-    reservoir: { type: "string", default: "50000" },
-  },
-});
+interface WorkerResult {
+  received: number;
+  expected: number;
+  reordered: number;
+  latencies: number[];
+  cpuMs: number;
+}
 
-const clients = Number(values.clients);
-const first = Number(values.first);
-const rate = Number(values.rate);
-const durationMs = Number(values.duration) * 1000;
-const size = Number(values.size);
-const senders = values.senders === undefined ? clients : Number(values.senders);
-const silent = Number(values.silent);
-const drainMs = Number(values.drain);
-const reservoirSize = Number(values.reservoir);
-const address = { hostname: values.host!, port: Number(values.port) };
-const GREETING_TIMEOUT_MS = 60_000;
+const CLOCK_TICK_MS = 10; // USER_HZ is 100 on Linux
+const LINE_BYTES = 64;
+const CONNECT_WAVE = 8;
 const encoder = new TextEncoder();
-const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
 
-// Reservoir sampling keeps latency memory bounded however many lines arrive.
-const latencies = new Float64Array(reservoirSize);
-let seen = 0;
-function recordLatency(us: number): void {
-  if (seen < reservoirSize) latencies[seen] = us;
-  else {
-    const slot = Math.floor(Math.random() * (seen + 1));
-    if (slot < reservoirSize) latencies[slot] = us;
-  }
-  seen++;
+function now(): number {
+  return performance.timeOrigin + performance.now();
 }
 
-let received = 0;
-let lastArrival = performance.now();
-const conns: Deno.TcpConn[] = [];
+/** utime + stime of `pid` in milliseconds. */
+export async function cpuMsOf(pid: number | "self"): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS;
+}
 
-async function reader(conn: Deno.TcpConn, greeted: () => void): Promise<void> {
-  const framer = new LineFramer({ maxLineBytes: 1 << 16 });
-  const buffer = new Uint8Array(256 * 1024);
-  let first = true;
-  const onLine = (line: string | { overlong: true }) => {
-    if (typeof line !== "string") return;
-    if (first) {
-      first = false;
-      greeted();
+/** Resident memory of `pid`, in bytes. */
+export async function rssOf(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function line(id: string, seq: number): Uint8Array {
+  const head = `m ${id} ${seq} ${now().toFixed(3)} `;
+  return encoder.encode(head.padEnd(LINE_BYTES - 1, "x") + "\n");
+}
+
+/** One process's share of the clients. Reads "go" on stdin, prints its result as JSON. */
+async function worker(options: {
+  hostname: string;
+  port: number;
+  first: number;
+  count: number;
+  total: number;
+  messages: number;
+  intervalMs: number;
+  selfEcho: boolean;
+  sample: number;
+  run: string;
+}): Promise<void> {
+  const cpuStart = await cpuMsOf("self");
+  const started = performance.now();
+  // Connect in waves: a burst of simultaneous connects overflows the listen
+  // backlog of some servers (ncat then dies on getpeername).
+  const conns: Deno.TcpConn[] = [];
+  for (let first = 0; first < options.count; first += CONNECT_WAVE) {
+    const wave = Math.min(CONNECT_WAVE, options.count - first);
+    conns.push(
+      ...await Promise.all(Array.from({ length: wave }, async () => {
+        const conn = await Deno.connect({ hostname: options.hostname, port: options.port });
+        conn.setNoDelay(true);
+        return conn;
+      })),
+    );
+  }
+  const perReceiver = options.messages * (options.selfEcho ? options.total : options.total - 1);
+  let received = 0;
+  let reordered = 0;
+  const latencies: number[] = [];
+  const done = Promise.withResolvers<void>();
+  let finished = 0;
+  // A client counts as connected once the server has said something to it.
+  const greeted = conns.map(() => Promise.withResolvers<void>());
+  const readers = conns.map(async (conn, index) => {
+    const last = new Map<string, number>();
+    let mine = 0;
+    const framer = new LineFramer({ maxLineBytes: 1 << 16 });
+    const onLine = (text: string | { overlong: true }) => {
+      greeted[index].resolve();
+      if (typeof text !== "string") return;
+      const at = text.indexOf("> m ");
+      if (at < 0) return;
+      const [, id, seqText, sent] = text.slice(at + 2).split(" ", 4);
+      if (!id.startsWith(options.run)) return; // history from an earlier run
+      const seq = Number(seqText);
+      if ((last.get(id) ?? -1) >= seq) reordered++;
+      last.set(id, seq);
+      received++;
+      if (mine++ % options.sample === 0) latencies.push(now() - Number(sent));
+      if (mine === perReceiver && ++finished === conns.length) done.resolve();
+    };
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      while (true) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        framer.push(buffer.subarray(0, n), onLine);
+      }
+    } catch { /* closed at the end */ }
+  });
+  const greetTimeout = setTimeout(() => greeted.forEach((greeting) => greeting.resolve()), 30_000);
+  await Promise.all(greeted.map((greeting) => greeting.promise));
+  clearTimeout(greetTimeout);
+  const connectMs = performance.now() - started;
+  console.log(JSON.stringify({ ready: true, connectMs }));
+  // Wait for the go line from the parent.
+  const stdin = Deno.stdin.readable.getReader();
+  await stdin.read();
+  stdin.releaseLock();
+  const senders = conns.map(async (conn, index) => {
+    const id = `${options.run}.${options.first + index}`;
+    if (options.intervalMs === 0) {
+      for (let seq = 0; seq < options.messages; seq++) {
+        await writeAll(conn, line(id, seq));
+        // A write that completes at once resolves as a microtask: without a
+        // real yield now and then, flooding senders starve this process's readers.
+        if (seq % 32 === 31) await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      return;
     }
-    const at = line.indexOf("B ");
-    if (at < 0) return;
-    const parts = line.slice(at + 2).split(" ", 3);
-    if (parts.length < 3) return;
-    const sentAt = Number(parts[2]);
-    if (!Number.isFinite(sentAt)) return;
-    received++;
-    lastArrival = performance.now();
-    recordLatency(nowUs() - sentAt);
+    // Spread the clients' first messages over one interval, then keep the pace.
+    const start = now() + (options.intervalMs * (options.first + index)) / options.total;
+    for (let seq = 0; seq < options.messages; seq++) {
+      const wait = start + seq * options.intervalMs - now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      await writeAll(conn, line(id, seq));
+    }
+  });
+  await Promise.all(senders);
+  const timeout = setTimeout(() => done.resolve(), 30_000);
+  await done.promise;
+  clearTimeout(timeout);
+  for (const conn of conns) conn.close();
+  await Promise.all(readers);
+  const result: WorkerResult = {
+    received,
+    expected: perReceiver * conns.length,
+    reordered,
+    latencies,
+    cpuMs: (await cpuMsOf("self")) - cpuStart,
   };
-  try {
-    while (true) {
-      const n = await conn.read(buffer);
-      if (n === null) break;
-      framer.push(buffer.subarray(0, n), onLine);
-    }
-  } catch { /* closed at the end */ }
+  console.log(JSON.stringify(result));
 }
 
-function line(sender: number, seq: number): Uint8Array {
-  const head = `B ${sender} ${seq} ${nowUs()} `;
-  return encoder.encode(head.padEnd(size - 1, "x") + "\n");
+/** Options for {@linkcode runChatLoad}. */
+export interface ChatLoadOptions {
+  hostname?: string;
+  port: number;
+  /** The server's process id, for its CPU time. */
+  pid: number;
+  clients: number;
+  /** Messages each client sends. */
+  messages: number;
+  /** Total messages per second across all clients; 0 floods. */
+  rate?: number;
+  /** Processes to spread the clients over. */
+  procs?: number;
+  /** Whether the server sends a client its own lines back (wirebox does, ncat does not). */
+  selfEcho?: boolean;
+  /** Extra clients that connect and never read (slow consumers). */
+  stuck?: number;
 }
 
-// Connect everyone; a client counts as connected once the server has sent it a first line.
-const connectStarted = performance.now();
-const readers: Promise<void>[] = [];
-const greetings: Promise<void>[] = [];
-// One after another, each reading at once, as users arrive (and as ncat's figure was taken:
-// with many simultaneous connects ncat --chat never greets some clients at all).
-for (let i = 0; i < clients; i++) {
-  const conn = await Deno.connect(address);
-  conns.push(conn);
-  conn.setNoDelay(true);
-  if (i >= clients - silent) {
-    greetings.push(Promise.resolve()); // never reads: the slow consumer
-    continue;
+/** Runs one load round and returns its figures. */
+export async function runChatLoad(options: ChatLoadOptions) {
+  const procs = Math.max(1, Math.min(options.procs ?? 2, options.clients));
+  const rate = options.rate ?? 0;
+  const intervalMs = rate > 0 ? (1000 * options.clients) / rate : 0;
+  const run = crypto.randomUUID().slice(0, 8);
+  const sample = Math.max(1, Math.floor((options.clients * options.messages * options.clients) / 200_000));
+  const children = Array.from({ length: procs }, (_, index) => {
+    const first = Math.floor((options.clients * index) / procs);
+    const count = Math.floor((options.clients * (index + 1)) / procs) - first;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        import.meta.filename!,
+        "--worker",
+        JSON.stringify({
+          hostname: options.hostname ?? "127.0.0.1",
+          port: options.port,
+          first,
+          count,
+          total: options.clients,
+          messages: options.messages,
+          intervalMs,
+          selfEcho: options.selfEcho ?? true,
+          sample,
+          run,
+        }),
+      ],
+      stdin: "piped",
+      stdout: "piped",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
+      new TransformStream<string, string>(
+        {
+          buffer: "",
+          transform(chunk, controller) {
+            const parts = (this.buffer + chunk).split("\n");
+            this.buffer = parts.pop()!;
+            for (const part of parts) controller.enqueue(part);
+          },
+        } as Transformer<string, string> & { buffer: string },
+      ),
+    ).getReader();
+    return { child, lines };
+  });
+  // Slow consumers: connected before the chatters, never read.
+  const stuck: Deno.TcpConn[] = [];
+  for (let i = 0; i < (options.stuck ?? 0); i++) {
+    stuck.push(await Deno.connect({ hostname: options.hostname ?? "127.0.0.1", port: options.port }));
   }
-  let greeted!: () => void;
-  greetings.push(new Promise<void>((resolve) => greeted = resolve));
-  readers.push(reader(conn, greeted));
-}
-// Bounded: a server that never greets some clients fails the run instead of hanging it.
-let greetTimer: ReturnType<typeof setTimeout> | undefined;
-const greetedAll = await Promise.race([
-  Promise.all(greetings).then(() => true),
-  new Promise<boolean>((resolve) => greetTimer = setTimeout(() => resolve(false), GREETING_TIMEOUT_MS)),
-]);
-clearTimeout(greetTimer);
-if (!greetedAll) {
-  console.log(JSON.stringify({ error: `not every client was greeted within ${GREETING_TIMEOUT_MS / 1000} s` }));
-  Deno.exit(1);
-}
-const connectMs = performance.now() - connectStarted;
-console.log(JSON.stringify({ ready: true, connectMs }));
-
-// Wait for "go".
-const stdin = Deno.stdin.readable.getReader();
-await stdin.read();
-stdin.releaseLock();
-
-// Send at `rate` per client from one 10 ms tick for all clients.
-let sent = 0;
-const seq = new Array(senders).fill(0);
-const started = performance.now();
-while (performance.now() - started < durationMs) {
-  const due = Math.floor(((performance.now() - started) / 1000) * rate);
-  const writes: Promise<void>[] = [];
-  for (let i = 0; i < senders; i++) {
-    // Everything due for one client goes out in one write, in order.
-    const lines: Uint8Array[] = [];
-    while (seq[i] < due) lines.push(line(first + i, seq[i]++));
-    if (lines.length === 0) continue;
-    sent += lines.length;
-    const bytes = new Uint8Array(lines.length * size);
-    lines.forEach((chunk, k) => bytes.set(chunk, k * size));
-    writes.push(writeAll(conns[i], bytes));
+  let connectAllMs = 0;
+  for (const { lines } of children) {
+    const { value } = await lines.read(); // ready
+    connectAllMs = Math.max(connectAllMs, JSON.parse(value!).connectMs);
   }
-  await Promise.all(writes);
-  await new Promise((resolve) => setTimeout(resolve, 10));
+  const cpuBefore = await cpuMsOf(options.pid);
+  const rssBefore = await rssOf(options.pid);
+  const start = performance.now();
+  for (const { child } of children) {
+    const writer = child.stdin.getWriter();
+    await writer.write(encoder.encode("go\n"));
+    await writer.close();
+  }
+  const results: WorkerResult[] = [];
+  for (const { child, lines } of children) {
+    const { value } = await lines.read();
+    results.push(JSON.parse(value!));
+    await child.status;
+  }
+  const elapsedMs = performance.now() - start;
+  for (const conn of stuck) conn.close();
+  const cpuMs = (await cpuMsOf(options.pid)) - cpuBefore;
+  const rssAfter = await rssOf(options.pid);
+  const received = results.reduce((sum, result) => sum + result.received, 0);
+  const expected = results.reduce((sum, result) => sum + result.expected, 0);
+  const latencies = results.flatMap((result) => result.latencies).sort((a, b) => a - b);
+  return {
+    clients: options.clients,
+    messages: options.messages,
+    rate,
+    connectAllMs: Math.round(connectAllMs),
+    delivered: received,
+    lost: expected - received,
+    reordered: results.reduce((sum, result) => sum + result.reordered, 0),
+    seconds: Number((elapsedMs / 1000).toFixed(2)),
+    linesPerSecond: Math.round(received / (elapsedMs / 1000)),
+    p50Ms: Number(percentile(latencies, 50).toFixed(2)),
+    p99Ms: Number(percentile(latencies, 99).toFixed(2)),
+    serverCpuMs: cpuMs,
+    serverCpuUsPerLine: Number(((cpuMs * 1000) / received).toFixed(3)),
+    serverRssMiB: [rssBefore, rssAfter].map((bytes) => Number((bytes / 1048576).toFixed(1))),
+    generatorCpuMs: results.reduce((sum, result) => sum + result.cpuMs, 0),
+  };
 }
 
-// Drain: wait until nothing has arrived for a while.
-lastArrival = performance.now();
-while (performance.now() - lastArrival < drainMs) await new Promise((resolve) => setTimeout(resolve, 50));
-for (const conn of conns) {
-  try {
-    conn.close();
-  } catch { /* closed by the server */ }
-}
-await Promise.all(readers);
-console.log(JSON.stringify({
-  sent,
-  received,
-  latencyUs: Array.from(latencies.subarray(0, Math.min(seen, reservoirSize))),
-  cpu: ownCpuSeconds(),
-}));
-
-// Our own /proc entry needs --allow-all in Deno; node:process reports the same figure.
-function ownCpuSeconds(): number {
-  const { user, system } = cpuUsage();
-  return (user + system) / 1e6;
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      worker: { type: "string" },
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string" },
+      pid: { type: "string" },
+      clients: { type: "string", default: "100" },
+      messages: { type: "string", default: "100" },
+      rate: { type: "string", default: "0" },
+      seconds: { type: "string" },
+      procs: { type: "string", default: "2" },
+      "no-self-echo": { type: "boolean" },
+      stuck: { type: "string", default: "0" },
+    },
+  });
+  if (values.worker) {
+    await worker(JSON.parse(values.worker));
+  } else {
+    const clients = Number(values.clients);
+    const rate = Number(values.rate);
+    const messages = values.seconds ? Math.round((rate * Number(values.seconds)) / clients) : Number(values.messages);
+    const result = await runChatLoad({
+      hostname: values.host,
+      port: Number(values.port),
+      pid: Number(values.pid),
+      clients,
+      messages,
+      rate,
+      procs: Number(values.procs),
+      selfEcho: !values["no-self-echo"],
+      stuck: Number(values.stuck),
+    });
+    console.log(JSON.stringify(result));
+  }
 }
