@@ -14,7 +14,7 @@ export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const MAIN = `${ROOT}main.ts`;
 const CONFIG = `${ROOT}deno.json`;
 /** The permissions the compiled binary gets (see the compile task). */
-const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-sys=networkInterfaces"];
+const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-sys=networkInterfaces", "--allow-ffi"];
 
 /** Options for {@linkcode runCli} and {@linkcode startCli}. */
 export interface CliOptions {
