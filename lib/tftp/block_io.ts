@@ -61,25 +61,62 @@ export function readerSource(
   reader: { read(p: Uint8Array): Promise<number | null> },
   options: BlockIoOptions = {},
 ): BlockSource {
-  return new ChunkedSource(reader, chunkSize(options), options.mode === "netascii");
+  const size = chunkSize(options);
+  // Two chunk buffers: one being consumed while the other is read into.
+  const buffers = [new Uint8Array(size), new Uint8Array(size)];
+  const netascii = options.mode === "netascii" ? new Uint8Array(size * 2) : undefined;
+  let fetching = 0;
+  const fetch = (buffer: Uint8Array) => {
+    const fetched = fill(reader, buffer);
+    // A failed read surfaces from read(); it must not count as unhandled meanwhile.
+    fetched.catch(() => {});
+    return fetched;
+  };
+  let next = fetch(buffers[0]);
+  return new ChunkSource(async () => {
+    const chunk = await next;
+    if (chunk === null) return null;
+    // Read the following chunk into the other buffer while this one is consumed.
+    fetching = 1 - fetching;
+    next = fetch(buffers[fetching]);
+    return netascii ? netascii.subarray(0, encodeNetascii(chunk, netascii)) : chunk;
+  });
 }
 
-class ChunkedSource implements BlockSource {
-  #reader: { read(p: Uint8Array): Promise<number | null> };
-  /** Two chunk buffers: one being consumed while the other is read into. */
-  #buffers: [Uint8Array, Uint8Array];
-  #fetching = 0;
-  #next: Promise<Uint8Array | null>;
+async function fill(
+  reader: { read(p: Uint8Array): Promise<number | null> },
+  buffer: Uint8Array,
+): Promise<Uint8Array | null> {
+  let length = 0;
+  while (length < buffer.length) {
+    const n = await reader.read(buffer.subarray(length));
+    if (n === null) break;
+    length += n;
+  }
+  return length === 0 ? null : buffer.subarray(0, length);
+}
+
+/**
+ * Blocks cut from a series of chunks, however they come: `next` gives the
+ * next chunk once the current one is used up (`null` at the end). A block
+ * inside the current chunk is copied without a promise.
+ *
+ * @example Usage
+ * ```ts
+ * import { ChunkSource } from "./block_io.ts";
+ * const chunks = [new Uint8Array(1000), new Uint8Array(24)];
+ * const source = new ChunkSource(() => Promise.resolve(chunks.shift() ?? null));
+ * await source.read(new Uint8Array(512)); // 512
+ * ```
+ */
+export class ChunkSource implements BlockSource {
+  #next: () => Promise<Uint8Array | null>;
   #current: Uint8Array = new Uint8Array(0);
   #position = 0;
-  #netascii: Uint8Array | undefined;
   #ended = false;
 
-  constructor(reader: { read(p: Uint8Array): Promise<number | null> }, chunkSize: number, netascii: boolean) {
-    this.#reader = reader;
-    this.#buffers = [new Uint8Array(chunkSize), new Uint8Array(chunkSize)];
-    if (netascii) this.#netascii = new Uint8Array(chunkSize * 2);
-    this.#next = this.#fetch(this.#buffers[0]);
+  constructor(next: () => Promise<Uint8Array | null>) {
+    this.#next = next;
   }
 
   read(into: Uint8Array): number | Promise<number> {
@@ -107,34 +144,14 @@ class ChunkedSource implements BlockSource {
 
   async #advance(): Promise<boolean> {
     if (this.#ended) return false;
-    const chunk = await this.#next;
+    const chunk = await this.#next();
     if (chunk === null) {
       this.#ended = true;
       return false;
     }
-    // Read the following chunk into the other buffer while this one is consumed.
-    this.#fetching = 1 - this.#fetching;
-    this.#next = this.#fetch(this.#buffers[this.#fetching]);
-    this.#current = this.#netascii ? this.#netascii.subarray(0, encodeNetascii(chunk, this.#netascii)) : chunk;
+    this.#current = chunk;
     this.#position = 0;
     return true;
-  }
-
-  #fetch(buffer: Uint8Array): Promise<Uint8Array | null> {
-    const fetched = this.#fill(buffer);
-    // A failed read surfaces from read(); it must not count as unhandled meanwhile.
-    fetched.catch(() => {});
-    return fetched;
-  }
-
-  async #fill(buffer: Uint8Array): Promise<Uint8Array | null> {
-    let length = 0;
-    while (length < buffer.length) {
-      const n = await this.#reader.read(buffer.subarray(length));
-      if (n === null) break;
-      length += n;
-    }
-    return length === 0 ? null : buffer.subarray(0, length);
   }
 }
 

@@ -30,6 +30,19 @@ export interface RetransmitOptions {
   minGiveUpMs?: number;
 }
 
+/** A timer's whole state, as plain data: to carry it to another thread and back. */
+export interface RetransmitSnapshot {
+  options: RetransmitOptions;
+  srtt: number | undefined;
+  rttvar: number;
+  base: number;
+  backoff: number;
+  /** Milliseconds since the peer last made progress. */
+  silentMs: number;
+  /** What was left of the armed wait. */
+  remainingMs: number;
+}
+
 /**
  * Retransmit timing for one transfer.
  *
@@ -45,6 +58,7 @@ export interface RetransmitOptions {
  * ```
  */
 export class RetransmitTimer {
+  readonly #options: RetransmitOptions;
   readonly #fixed: number | undefined;
   readonly #retries: number;
   readonly #min: number;
@@ -58,6 +72,7 @@ export class RetransmitTimer {
   #deadline = 0;
 
   constructor(options: RetransmitOptions = {}) {
+    this.#options = { ...options };
     this.#fixed = options.timeoutMs;
     this.#retries = options.retries ?? 6;
     this.#min = options.minMs ?? 5;
@@ -115,6 +130,50 @@ export class RetransmitTimer {
     this.#backoff = 0;
     this.#silentSince = performance.now();
     this.#deadline = this.#silentSince + this.timeoutMs;
+  }
+
+  /**
+   * The timer's state as plain data; {@linkcode RetransmitTimer.fromSnapshot}
+   * makes a timer that goes on from there (times are carried as durations,
+   * so the clocks of the two threads need not agree).
+   *
+   * @example Usage
+   * ```ts
+   * import { RetransmitTimer } from "./rto.ts";
+   * const timer = new RetransmitTimer({ retries: 3 });
+   * timer.sample(2);
+   * const copy = RetransmitTimer.fromSnapshot(timer.snapshot());
+   * copy.srtt; // 2
+   * ```
+   */
+  snapshot(): RetransmitSnapshot {
+    return {
+      options: { ...this.#options },
+      srtt: this.#srtt,
+      rttvar: this.#rttvar,
+      base: this.#base,
+      backoff: this.#backoff,
+      silentMs: this.silentMs,
+      remainingMs: this.remainingMs,
+    };
+  }
+
+  /** Takes over the state of a snapshot (of a timer made with the same options). */
+  restore(snapshot: RetransmitSnapshot): void {
+    const now = performance.now();
+    this.#srtt = snapshot.srtt;
+    this.#rttvar = snapshot.rttvar;
+    this.#base = snapshot.base;
+    this.#backoff = snapshot.backoff;
+    this.#silentSince = now - snapshot.silentMs;
+    this.#deadline = now + snapshot.remainingMs;
+  }
+
+  /** A timer that goes on from a {@linkcode snapshot}. */
+  static fromSnapshot(snapshot: RetransmitSnapshot): RetransmitTimer {
+    const timer = new RetransmitTimer(snapshot.options);
+    timer.restore(snapshot);
+    return timer;
   }
 
   /** A wait ran out: backs off and returns whether to retransmit (false: give up). */

@@ -51,3 +51,23 @@ Deno.test("rto: a wait is armed once; remainingMs runs down", async () => {
   await new Promise((resolve) => setTimeout(resolve, 45));
   assert.equal(timer.remainingMs, 0);
 });
+
+Deno.test("rto: a snapshot carries the whole state (measured RTT, backoff, the armed wait) to a new timer", () => {
+  const timer = new RetransmitTimer({ retries: 3, minMs: 2, initialMs: 500 });
+  timer.sample(4);
+  timer.sample(6);
+  timer.arm();
+  assert.ok(timer.expired());
+  const snapshot = structuredClone(timer.snapshot());
+  const copy = RetransmitTimer.fromSnapshot(snapshot);
+  assert.equal(copy.srtt, timer.srtt);
+  assert.equal(copy.timeoutMs, timer.timeoutMs);
+  assert.equal(copy.retransmissions, 1);
+  assert.ok(Math.abs(copy.remainingMs - timer.remainingMs) < 5);
+  // And back: the original takes over what the copy learned.
+  copy.sample(5);
+  timer.restore(copy.snapshot());
+  assert.equal(timer.srtt, copy.srtt);
+  const fixed = RetransmitTimer.fromSnapshot(new RetransmitTimer({ timeoutMs: 3000 }).snapshot());
+  assert.equal(fixed.timeoutMs, 3000);
+});
