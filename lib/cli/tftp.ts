@@ -13,6 +13,7 @@ import { readerSource, writerSink } from "../tftp/block_io.ts";
 import { downloadFile, type TftpClientOptions, tftpGet, tftpPut, type TftpResult, uploadFile } from "../tftp/client.ts";
 import { MAX_BLKSIZE } from "../tftp/packet.ts";
 import { MAX_WINDOWSIZE } from "../tftp/options.ts";
+import { UDP_BACKENDS, type UdpBackendChoice } from "../tftp/backend.ts";
 import { serveTftp } from "../tftp/server.ts";
 import { convertArg, listenAddress, parseCommand, SERVER_OPTIONS } from "./args.ts";
 import { type Command, type RunContext, runVerb, showHelp } from "./command.ts";
@@ -42,6 +43,7 @@ Server options (wirebox tftp serve):
   --no-timeout-option     decline the clients' timeout option and keep the timer that follows
                           the round-trip time (curl asks for 6 s: each lost packet would cost that)
   --allow-leading-slash   read "/name" as "name" (some boot ROMs send absolute names)
+  --udp-backend B         how transfers move datagrams (see below; default auto)
   -q, --quiet             no log lines, only the first "listening on" line
 
 Client options (wirebox tftp get / put):
@@ -52,7 +54,13 @@ Client options (wirebox tftp get / put):
   --retries N             retransmissions in a row before giving up (default 6)
   --tsize / --no-tsize    ask for (get) or announce (put) the file size, or not (default: --tsize)
   --rfc1350               send a plain request without any option (for old servers)
+  --udp-backend B         how the transfer moves datagrams (see below; default auto)
   -q, --quiet             no progress bar and no summary line
+
+UDP backends: ffi makes blocking libc calls in a thread per transfer (about a
+third of the CPU per datagram; 64-bit Linux with glibc, needs --allow-ffi, which
+the wirebox binary has); deno uses Deno's own UDP sockets; auto picks ffi where
+it can run.
 
 LOCAL "-" is stdout (get) or stdin (put). A download is written to a temporary
 name and renamed when complete: a failed transfer never leaves a partial file.
@@ -86,6 +94,7 @@ async function serve(args: string[], { signal }: RunContext): Promise<number> {
       retries: { type: "string" },
       "no-timeout-option": { type: "boolean" },
       "allow-leading-slash": { type: "boolean" },
+      "udp-backend": { type: "string" },
     },
   });
   if (values.help) return showHelp(HELP);
@@ -112,6 +121,7 @@ async function serve(args: string[], { signal }: RunContext): Promise<number> {
       retransmit: { retries: integer("retries", values.retries, 0, 100) },
       allowLeadingSlash: values["allow-leading-slash"],
       acceptTimeout: !values["no-timeout-option"],
+      udpBackend: udpBackend(values["udp-backend"]),
       signal,
       log,
     }), port);
@@ -122,8 +132,18 @@ async function serve(args: string[], { signal }: RunContext): Promise<number> {
     ? "uploads may replace existing files"
     : "read-only";
   log(`tftp: serving ${root} (${access})`);
+  log(`tftp: transfers run on the ${server.backend} UDP backend (${BACKEND_NOTES[server.backend]})`);
   await server.finished;
   return EXIT.ok;
+}
+
+const BACKEND_NOTES = {
+  ffi: "blocking libc calls, a thread per transfer",
+  deno: "Deno.listenDatagram",
+};
+
+function udpBackend(text: string | undefined): UdpBackendChoice | undefined {
+  return text === undefined ? undefined : convertArg.choice(text, "--udp-backend", "tftp", UDP_BACKENDS);
 }
 
 /** Port 69 needs privileges: say so, and name the usual way out. */
@@ -147,6 +167,7 @@ const CLIENT_OPTIONS = {
   tsize: { type: "boolean" },
   "no-tsize": { type: "boolean" },
   rfc1350: { type: "boolean" },
+  "udp-backend": { type: "string" },
   quiet: { type: "boolean", short: "q" },
 } as const;
 
@@ -181,6 +202,7 @@ function parseClient(args: string[], verb: string): ClientArgs | undefined {
       retries: integer("retries", values.retries, 0, 100),
       tsize: !values["no-tsize"],
       noOptions: values.rfc1350,
+      udpBackend: udpBackend(values["udp-backend"]),
     },
   };
 }
@@ -290,7 +312,7 @@ function summary(verb: string, name: string, result: TftpResult): string {
     : "";
   return `${verb} ${name}: ${formatBytes(result.bytes)} in ${formatDuration(result.durationMs)} (${
     formatRate(result.bytes, result.durationMs)
-  }), blksize ${settings.blksize}${window}${again}`;
+  }), blksize ${settings.blksize}${window}${again}, ${result.backend} backend`;
 }
 
 /** The same error (class and TFTP code kept) with what was being done in front. */

@@ -10,11 +10,10 @@
  */
 
 import { type HostPort, sameAddress } from "../net/address.ts";
-import { listenUdp } from "../net/udp.ts";
 import { AtomicFile } from "../fs/atomic_file.ts";
+import { openTransferLink, resolveBackend, type UdpBackendChoice } from "./backend.ts";
 import { type BlockSink, type BlockSource, readerSource, writerSink } from "./block_io.ts";
 import { errorPacketFor, tftpError, tftpInfo, timeoutError } from "./errors.ts";
-import { UdpLink } from "./link.ts";
 import { acceptOack, DEFAULT_SETTINGS, requestOptions, type TransferSettings } from "./options.ts";
 import {
   blockOf,
@@ -27,9 +26,9 @@ import {
   opcodeOf,
   type OptionMap,
 } from "./packet.ts";
-import { dally, receiveBlocks } from "./receiver.ts";
 import { type RetransmitOptions, RetransmitTimer } from "./rto.ts";
-import { sendBlocks, throwPeerError, type TransferStats } from "./sender.ts";
+import { throwPeerError, type TransferStats } from "./sender.ts";
+import type { TransferLink, UdpBackend } from "./transfer_link.ts";
 
 /** Options for {@linkcode tftpGet}, {@linkcode tftpPut} and the file helpers. */
 export interface TftpClientOptions {
@@ -56,6 +55,10 @@ export interface TftpClientOptions {
   noOptions?: boolean;
   /** Tuning of the adaptive timer (bounds, initial value). */
   retransmit?: Omit<RetransmitOptions, "timeoutMs" | "retries">;
+  /** How the datagrams move: `ffi` (blocking libc calls in a thread of its own; 64-bit Linux with
+   * glibc and `--allow-ffi`), `deno` (`Deno.listenDatagram`), or `auto` (ffi where it can run).
+   * @default {"auto"} */
+  udpBackend?: UdpBackendChoice;
   /** Gives up (telling the server) when aborted. */
   signal?: AbortSignal;
   /** Called with the bytes moved so far and, when the size is known, the total. */
@@ -70,6 +73,8 @@ export interface TftpResult extends TransferStats {
   durationMs: number;
   /** The server's transfer ID. */
   server: HostPort;
+  /** The UDP backend that moved the data. */
+  backend: UdpBackend;
 }
 
 const DEFAULTS = { blksize: 1468, windowsize: 32 };
@@ -101,7 +106,7 @@ export async function tftpGet(
     if (opcode !== Opcode.OACK && opcode !== Opcode.DATA) {
       throw await protocolError(link, "answered a read request with neither DATA nor OACK");
     }
-    const result = await receiveBlocks(link, sink, {
+    const result = await link.receiveBlocks(sink, {
       settings,
       timer,
       opening: opcode === Opcode.OACK ? encodeAck(0) : undefined,
@@ -112,7 +117,7 @@ export async function tftpGet(
     });
     const done = performance.now();
     // Meanwhile, answer a final DATA that comes again because our ACK was lost.
-    const staying = dally(link, result.finalAck, Math.min(1000, 2 * timer.timeoutMs));
+    const staying = link.dally(result.finalAck, Math.min(1000, 2 * timer.timeoutMs));
     await options.finish?.();
     await staying;
     return { bytes: result.bytes, blocks: result.blocks, retransmitted: result.retransmitted, done };
@@ -144,7 +149,7 @@ export async function tftpPut(
     if (opcode !== Opcode.OACK && (opcode !== Opcode.ACK || blockOf(first) !== 0 || first.length !== 4)) {
       throw await protocolError(link, "answered a write request with neither ACK 0 nor OACK");
     }
-    const result = await sendBlocks(link, source, {
+    const result = await link.sendBlocks(source, {
       settings,
       timer,
       signal: options.signal,
@@ -166,14 +171,14 @@ async function transfer(
   tsize: number | undefined,
   options: TftpClientOptions,
   run: (
-    link: UdpLink,
+    link: TransferLink,
     timer: RetransmitTimer,
     first: Uint8Array,
     settings: TransferSettings,
   ) => Promise<TransferStats & { done: number }>,
 ): Promise<TftpResult> {
   const started = performance.now();
-  const link = openLink(server, options.signal);
+  const link = await openLink(server, options);
   try {
     const timer = newTimer(options);
     const [first, requested] = await request(link, server, type, remote, clientOptions(options, tsize), timer, options);
@@ -181,7 +186,7 @@ async function transfer(
       ? await checkOack(link, first, requested)
       : { ...DEFAULT_SETTINGS };
     const { done, ...stats } = await run(link, timer, first, settings);
-    return { ...stats, settings, durationMs: done - started, server: link.peer! };
+    return { ...stats, settings, durationMs: done - started, server: link.peer!, backend: link.backend };
   } finally {
     await link.close();
   }
@@ -260,9 +265,9 @@ function newTimer(options: TftpClientOptions): RetransmitTimer {
   });
 }
 
-function openLink(server: HostPort, signal: AbortSignal | undefined): UdpLink {
+function openLink(server: HostPort, options: TftpClientOptions): Promise<TransferLink> {
   const hostname = server.hostname.includes(":") ? "::" : "0.0.0.0";
-  return new UdpLink(listenUdp({ hostname, port: 0 }), { signal });
+  return openTransferLink({ backend: resolveBackend(options.udpBackend), hostname, signal: options.signal });
 }
 
 function progress(options: TftpClientOptions, total: number | undefined): ((bytes: number) => void) | undefined {
@@ -277,7 +282,7 @@ function progress(options: TftpClientOptions, total: number | undefined): ((byte
  * allows; the options actually requested come back with the answer.
  */
 async function request(
-  link: UdpLink,
+  link: TransferLink,
   server: HostPort,
   type: "RRQ" | "WRQ",
   remote: string,
@@ -298,7 +303,7 @@ async function request(
 }
 
 async function requestOnce(
-  link: UdpLink,
+  link: TransferLink,
   server: HostPort,
   packet: Uint8Array,
   timer: RetransmitTimer,
@@ -332,7 +337,7 @@ async function requestOnce(
   }
 }
 
-async function checkOack(link: UdpLink, packet: Uint8Array, requested: OptionMap): Promise<TransferSettings> {
+async function checkOack(link: TransferLink, packet: Uint8Array, requested: OptionMap): Promise<TransferSettings> {
   const oack = decodePacket(packet);
   if (oack.type !== "OACK") {
     throw await protocolError(link, `sent a malformed OACK (${oack.type === "malformed" ? oack.reason : oack.type})`);
@@ -346,7 +351,7 @@ async function checkOack(link: UdpLink, packet: Uint8Array, requested: OptionMap
 }
 
 /** Tells the server it broke the protocol (error 4) and returns the error to throw. */
-async function protocolError(link: UdpLink, what: string): Promise<Error> {
+async function protocolError(link: TransferLink, what: string): Promise<Error> {
   const error = tftpError(ErrorCode.illegalOperation, `the server ${what}`);
   await link.send(errorPacketFor(error));
   return error;

@@ -32,10 +32,15 @@ export interface RetransmitOptions {
 
 /** A timer's whole state, as plain data: to carry it to another thread and back. */
 export interface RetransmitSnapshot {
+  /** The options the timer was made with. */
   options: RetransmitOptions;
+  /** The smoothed round-trip time, once measured. */
   srtt: number | undefined;
+  /** Its variation. */
   rttvar: number;
+  /** The adaptive timeout before backoff. */
   base: number;
+  /** Timeouts in a row. */
   backoff: number;
   /** Milliseconds since the peer last made progress. */
   silentMs: number;

@@ -23,9 +23,9 @@ import { AtomicFile, syncToDisk } from "../fs/atomic_file.ts";
 import { resolveInside } from "../fs/safe_path.ts";
 import { formatBytes, formatDuration, formatRate } from "../text/format.ts";
 import { stripControls } from "../text/sanitize.ts";
+import { openTransferLink, resolveBackend, type UdpBackendChoice } from "./backend.ts";
 import { readerSource, writerSink } from "./block_io.ts";
 import { errorPacketFor, tftpError, tftpInfo } from "./errors.ts";
-import { UdpLink } from "./link.ts";
 import { isSupportedMode, negotiate, type ServerLimits, type TransferSettings } from "./options.ts";
 import {
   decodePacket,
@@ -38,9 +38,10 @@ import {
   opcodeOf,
   type RequestPacket,
 } from "./packet.ts";
-import { dally, receiveBlocks } from "./receiver.ts";
 import type { RetransmitOptions } from "./rto.ts";
-import { sendBlocks, type TransferStats } from "./sender.ts";
+import type { TransferStats } from "./sender.ts";
+import type { TransferLink, UdpBackend } from "./transfer_link.ts";
+import { TransferWorkers } from "./worker_link.ts";
 
 /** Options for {@linkcode serveTftp}. */
 export interface TftpServerOptions extends ServerLimits {
@@ -72,6 +73,14 @@ export interface TftpServerOptions extends ServerLimits {
    * to acknowledge it again if the client did not hear the ACK.
    * @default {6000} */
   dallyMs?: number;
+  /** How transfers move their datagrams: `ffi` (blocking libc calls in a thread per transfer; 64-bit
+   * Linux with glibc and `--allow-ffi`), `deno` (`Deno.listenDatagram`), or `auto` (ffi where it can run).
+   * Requests always arrive through `Deno.listenDatagram`.
+   * @default {"auto"} */
+  udpBackend?: UdpBackendChoice;
+  /** ffi backend: transfer threads at most; a transfer that finds them all busy runs on the deno backend.
+   * @default {16} */
+  maxThreads?: number;
   /** Stops the server when aborted: transfers in progress are told so with an ERROR. */
   signal?: AbortSignal;
   /** Receives one line per transfer and per refused request. */
@@ -90,6 +99,8 @@ export interface TransferRecord {
   bytes: number;
   /** DATA blocks the server sent again (downloads only). */
   retransmitted: number;
+  /** The UDP backend that moved it. */
+  backend: UdpBackend;
   durationMs: number;
   /** `undefined` on success, or what went wrong. */
   error?: Error;
@@ -113,6 +124,8 @@ const SHUTDOWN = "Server shutting down";
 export class TftpServer {
   /** The address the server listens on. */
   readonly address: HostPort;
+  /** The UDP backend transfers run on (when its threads are all busy, a transfer runs on deno). */
+  readonly backend: UdpBackend;
   /** Settles once the server and every transfer have stopped. */
   readonly finished: Promise<void>;
   #options: TftpServerOptions;
@@ -120,6 +133,7 @@ export class TftpServer {
   #active = new Map<string, Promise<void>>();
   #lingering = new Set<Promise<void>>();
   #stop = new AbortController();
+  #workers: TransferWorkers | undefined;
   #log: (line: string) => void;
   #onRecord: ((record: TransferRecord) => void) | undefined;
 
@@ -127,8 +141,10 @@ export class TftpServer {
     this.#options = options;
     this.#log = options.log ?? (() => {});
     this.#onRecord = onRecord;
+    this.backend = resolveBackend(options.udpBackend);
     this.#socket = listenUdp({ hostname: options.hostname ?? "0.0.0.0", port: options.port ?? 69 });
     this.address = udpAddress(this.#socket);
+    if (this.backend === "ffi") this.#workers = new TransferWorkers({ max: options.maxThreads });
     const signal = options.signal;
     const onAbort = () => this.#stop.abort(new Deno.errors.Interrupted(SHUTDOWN));
     if (signal?.aborted) onAbort();
@@ -144,6 +160,11 @@ export class TftpServer {
   /** Transfers in progress. */
   get activeTransfers(): number {
     return this.#active.size;
+  }
+
+  /** Transfer threads alive (ffi backend), busy or kept ready. */
+  get threads(): number {
+    return this.#workers?.size ?? 0;
   }
 
   async #serve(): Promise<void> {
@@ -163,6 +184,7 @@ export class TftpServer {
       while (this.#active.size > 0 || this.#lingering.size > 0) {
         await Promise.all([...this.#active.values(), ...this.#lingering]);
       }
+      this.#workers?.close();
     }
   }
 
@@ -191,11 +213,16 @@ export class TftpServer {
       this.#refuse(client, ErrorCode.undefined, `Server busy: ${limit} transfers at once, try again later`);
       return;
     }
-    const transfer = new Transfer(request, client, this.#options, this.#stop.signal);
+    const transfer = new Transfer(request, client, this.#options, {
+      signal: this.#stop.signal,
+      hostname: this.address.hostname,
+      backend: this.backend,
+      workers: this.#workers,
+    });
     const done = transfer.run().then((record) => {
       this.#report(record);
       this.#active.delete(key);
-      // An upload's socket stays a little to repeat the final ACK.
+      // The socket may still be closing, or an upload's stays a little to repeat the final ACK.
       const lingering = transfer.lingering;
       this.#lingering.add(lingering);
       lingering.finally(() => this.#lingering.delete(lingering));
@@ -218,11 +245,22 @@ export class TftpServer {
     const moved = record.direction === "RRQ" ? "sent" : "received";
     const amount = `${formatBytes(record.bytes)} in ${formatDuration(record.durationMs)}`;
     const again = record.retransmitted > 0 ? `, ${record.retransmitted} sent again` : "";
+    // A transfer that found every thread busy ran on the other backend: say so.
+    const backend = record.backend === this.backend ? "" : ` [${record.backend} backend: all threads busy]`;
     const outcome = record.error
       ? `failed after ${amount}: ${stripControls(record.error.message)}`
       : `${moved} ${amount} (${formatRate(record.bytes, record.durationMs)}${again})`;
-    this.#log(`tftp: ${formatAddress(record.client)} ${what}: ${outcome}`);
+    this.#log(`tftp: ${formatAddress(record.client)} ${what}: ${outcome}${backend}`);
   }
+}
+
+/** Where a transfer's socket comes from, and what stops it. */
+interface TransferContext {
+  signal: AbortSignal;
+  /** The server's address: the transfer's socket is bound there, on a fresh port. */
+  hostname: string;
+  backend: UdpBackend;
+  workers: TransferWorkers | undefined;
 }
 
 /** One transfer on its own socket. */
@@ -230,16 +268,19 @@ class Transfer {
   #request: RequestPacket;
   #client: HostPort;
   #options: TftpServerOptions;
+  #context: TransferContext;
   #signal: AbortSignal;
   #bytes = 0;
   #retransmitted = 0;
   #dallying: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
 
-  constructor(request: RequestPacket, client: HostPort, options: TftpServerOptions, signal: AbortSignal) {
+  constructor(request: RequestPacket, client: HostPort, options: TftpServerOptions, context: TransferContext) {
     this.#request = request;
     this.#client = client;
     this.#options = options;
-    this.#signal = signal;
+    this.#context = context;
+    this.#signal = context.signal;
   }
 
   async run(): Promise<TransferRecord> {
@@ -252,14 +293,14 @@ class Transfer {
       mode: request.mode,
       bytes: 0,
       retransmitted: 0,
+      backend: this.#context.backend,
       durationMs: 0,
     };
-    let link: UdpLink | undefined;
+    let link: TransferLink | undefined;
     try {
-      link = new UdpLink(listenUdp({ hostname: this.#options.hostname ?? "0.0.0.0", port: 0 }), {
-        peer: this.#client,
-        signal: this.#signal,
-      });
+      const { hostname, backend, workers } = this.#context;
+      link = await openTransferLink({ backend, workers, hostname, peer: this.#client, signal: this.#signal });
+      record.backend = link.backend;
       if (request.type === "RRQ") await this.#read(link);
       else await this.#write(link);
     } catch (error) {
@@ -268,25 +309,26 @@ class Transfer {
       record.bytes = this.#bytes;
       record.retransmitted = this.#retransmitted;
       record.durationMs = performance.now() - started;
-      // An upload that dallies closes its socket when the dally ends.
-      if (link && !this.#dallying) await link.close();
+      // Closing goes on after the outcome is known (a client may ask again at once, from the same port);
+      // an upload that dallies closes its socket when the dally ends.
+      if (link && !this.#dallying) this.#closing = link.close();
     }
     return record;
   }
 
   /** Settles when the transfer's socket is closed (uploads stay a while to repeat their final ACK). */
   get lingering(): Promise<void> {
-    return this.#dallying ?? Promise.resolve();
+    return this.#dallying ?? this.#closing ?? Promise.resolve();
   }
 
   /** Refuses the request before any data moved: sends the client the ERROR, returns the error to throw. */
-  async #refuse(link: UdpLink, error: Error): Promise<Error> {
+  async #refuse(link: TransferLink, error: Error): Promise<Error> {
     await link.send(errorPacketFor(error));
     return error;
   }
 
   /** `promise`, or, when it fails on a file-system error, a refusal that tells the client why. */
-  async #orRefuse<T>(link: UdpLink, promise: Promise<T>): Promise<T> {
+  async #orRefuse<T>(link: TransferLink, promise: Promise<T>): Promise<T> {
     try {
       return await promise;
     } catch (error) {
@@ -294,7 +336,7 @@ class Transfer {
     }
   }
 
-  async #resolve(link: UdpLink): Promise<string> {
+  async #resolve(link: TransferLink): Promise<string> {
     const request = this.#request;
     if (!isSupportedMode(request.mode)) {
       throw await this.#refuse(link, tftpError(ErrorCode.illegalOperation, `Mode ${request.mode} is not supported`));
@@ -306,7 +348,7 @@ class Transfer {
     return (await this.#orRefuse(link, resolved)).path;
   }
 
-  async #read(link: UdpLink): Promise<void> {
+  async #read(link: TransferLink): Promise<void> {
     const path = await this.#resolve(link);
     const info = await this.#orRefuse(link, Deno.stat(path));
     if (!info.isFile) throw await this.#refuse(link, tftpError(ErrorCode.accessViolation, "Not a regular file"));
@@ -317,14 +359,14 @@ class Transfer {
       blksize: negotiated.settings.blksize,
     });
     await this.#transfer((onProgress) =>
-      sendBlocks(link, source, {
+      link.sendBlocks(source, {
         opening: negotiated.oack,
         ...this.#transferOptions(negotiated.settings, onProgress),
       })
     );
   }
 
-  async #write(link: UdpLink): Promise<void> {
+  async #write(link: TransferLink): Promise<void> {
     const { create = false, overwrite = false } = this.#options;
     const refusal = (code: number, message: string) => this.#refuse(link, tftpError(code, message));
     if (!create && !overwrite) {
@@ -356,17 +398,17 @@ class Transfer {
       },
     };
     const result = await this.#transfer((onProgress) =>
-      receiveBlocks(link, sink, {
+      link.receiveBlocks(sink, {
         opening: negotiated.oack ?? encodeAck(0),
         maxBytes: this.#options.maxUploadBytes,
         ...this.#transferOptions(negotiated.settings, onProgress),
       })
     );
-    this.#dallying = dally(link, result.finalAck, this.#options.dallyMs ?? 6000).finally(() => link.close());
+    this.#dallying = link.dally(result.finalAck, this.#options.dallyMs ?? 6000).finally(() => link.close());
     await syncToDisk(stored);
   }
 
-  async #negotiate(link: UdpLink, fileSize: number | undefined) {
+  async #negotiate(link: TransferLink, fileSize: number | undefined) {
     const result = negotiate(this.#request, fileSize, this.#options);
     if (!result.ok) throw await this.#refuse(link, tftpError(result.code, result.message));
     return { settings: result.settings, oack: result.oack ? encodeOack(result.oack) : undefined };

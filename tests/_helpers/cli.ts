@@ -27,6 +27,8 @@ export interface CliOptions {
   /** Kill the process if it has not exited after this long.
    * @default {30000} */
   timeoutMs?: number;
+  /** Deno permission flags instead of the compiled binary's. */
+  permissions?: string[];
 }
 
 /** A finished CLI run. */
@@ -43,7 +45,7 @@ export interface CliBytesResult extends CliResult {
 
 function command(args: string[], options: CliOptions, stdin: "piped" | "null"): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-q", "--config", CONFIG, ...PERMISSIONS, MAIN, ...args],
+    args: ["run", "-q", "--config", CONFIG, ...(options.permissions ?? PERMISSIONS), MAIN, ...args],
     cwd: options.cwd,
     env: { NO_COLOR: "1", ...options.env },
     stdin,

@@ -4,6 +4,10 @@ import { formatAddress } from "../../lib/net/address.ts";
 import { listenUdp, udpAddress } from "../../lib/net/udp.ts";
 import { missingPrograms, ROOT, runCli, startServer } from "../_helpers/cli.ts";
 import { makeFile, sha256, tempDir } from "../tftp/_support.ts";
+import { LIBC_MISSING } from "../_helpers/ffi.ts";
+
+/** The backend `auto` comes to with the binary's permissions. */
+const AUTO = LIBC_MISSING ? "deno" : "ffi";
 
 /** A TFTP server on a free loopback port; the root follows. */
 const SERVE = ["tftp", "serve", "--host", "127.0.0.1", "--port", "0", "--root"];
@@ -17,15 +21,23 @@ Deno.test("cli: tftp serve announces its address; get and put round-trip; stop o
   await using _ = server;
   assert.match(server.stdout[0], /^tftp listening on udp:\/\/127\.0\.0\.1:\d+$/);
   await server.waitFor(/serving .* \(uploads of new files accepted\)/);
+  await server.waitFor(new RegExp(`transfers run on the ${AUTO} UDP backend`));
   const address = formatAddress(endpoints.udp);
   const local = join(dir.path, "boot.img");
   const got = await runCli(["tftp", "get", address, "boot.img"], { cwd: dir.path });
   assert.equal(got.code, 0, got.stderr);
-  assert.match(got.stderr, /^received boot\.img: 293 KiB in .* \(.*\/s\), blksize 1468, windowsize 32\n$/);
+  assert.match(
+    got.stderr,
+    new RegExp(
+      String.raw`^received boot\.img: 293 KiB in .* \(.*\/s\), blksize 1468, windowsize 32, ${AUTO} backend\n$`,
+    ),
+  );
   assert.equal(await sha256(local), await sha256(original));
-  const put = await runCli(["tftp", "put", address, local, "copy.img", "--blksize", "512", "--windowsize", "1"]);
+  const put = await runCli([
+    ...["tftp", "put", address, local, "copy.img", "--blksize", "512", "--windowsize", "1", "--udp-backend", "deno"],
+  ]);
   assert.equal(put.code, 0, put.stderr);
-  assert.match(put.stderr, /^sent copy\.img: 293 KiB .* blksize 512(, \d+ blocks? sent again)?\n$/);
+  assert.match(put.stderr, /^sent copy\.img: 293 KiB .* blksize 512(, \d+ blocks? sent again)?, deno backend\n$/);
   assert.equal(await sha256(join(root, "copy.img")), await sha256(original));
   await server.waitFor(/WRQ "copy\.img" octet: received 293 KiB/);
   const toStdout = await runCli(["tftp", "get", address, "boot.img", "-", "--quiet"]);
@@ -98,6 +110,7 @@ Deno.test("cli: tftp usage mistakes exit 2 with a hint", async () => {
     [["tftp", "serve", "--root", "/nonexistent/wirebox"], /--root \/nonexistent\/wirebox is not a folder/],
     [["tftp", "fetch"], /unknown tftp command "fetch"/],
     [["tftp", "get", "127.0.0.1", "f", "--tsize", "--no-tsize"], /contradict/],
+    [["tftp", "serve", "--udp-backend", "fast"], /invalid --udp-backend "fast": choose one of auto, ffi, deno/],
   ];
   for (const [args, message] of cases) {
     const result = await runCli(args);
@@ -108,6 +121,25 @@ Deno.test("cli: tftp usage mistakes exit 2 with a hint", async () => {
   const help = await runCli(["tftp", "--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /wirebox tftp serve/);
+});
+
+Deno.test("cli: without --allow-ffi, auto serves on the deno backend and a forced ffi backend says what it needs", async () => {
+  await using dir = await tempDir();
+  const original = await makeFile(dir.path, "f.bin", 5000);
+  const permissions = ["--allow-net", "--allow-read", "--allow-write"];
+  const { server, endpoints } = await startServer([...SERVE, dir.path, "--udp-backend", "auto"], { permissions });
+  await using _ = server;
+  await server.waitFor(/transfers run on the deno UDP backend \(Deno\.listenDatagram\)/);
+  const local = join(dir.path, "got.bin");
+  const got = await runCli(["tftp", "get", formatAddress(endpoints.udp), "f.bin", local], { permissions });
+  assert.equal(got.code, 0, got.stderr);
+  assert.match(got.stderr, /, deno backend\n$/);
+  assert.equal(await sha256(local), await sha256(original));
+  for (const verb of [["serve", "--port", "0"], ["get", "127.0.0.1", "f.bin", local]]) {
+    const forced = await runCli(["tftp", ...verb, "--udp-backend", "ffi"], { permissions });
+    assert.equal(forced.code, 1, forced.stderr);
+    assert.match(forced.stderr, /The ffi UDP backend needs 64-bit Linux with glibc and --allow-ffi/);
+  }
 });
 
 Deno.test("cli: tftp serve on a port in use says so", async () => {

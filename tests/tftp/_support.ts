@@ -14,6 +14,48 @@ import type { HostPort } from "../../lib/net/address.ts";
 import { serveTftp, type TftpServer, type TftpServerOptions, type TransferRecord } from "../../lib/tftp/server.ts";
 import { decodePacket, encodeRequest, type Malformed, type Packet } from "../../lib/tftp/packet.ts";
 import { seededBytes } from "../_helpers/random.ts";
+import { LIBC_MISSING } from "../_helpers/ffi.ts";
+import { peerTest } from "../_helpers/peers.ts";
+import type { UdpBackend } from "../../lib/tftp/transfer_link.ts";
+import { transferThreadsAlive } from "../../lib/tftp/worker_link.ts";
+// Type-checked with the tests, so that the first transfer thread does not stop to check it.
+import type {} from "../../lib/tftp/transfer_worker.ts";
+
+/** The UDP backends every socket test runs against. */
+export const BACKENDS: readonly UdpBackend[] = ["deno", "ffi"];
+
+/**
+ * Registers `fn` once per UDP backend, as `name [deno]` and `name [ffi]`; the
+ * ffi one is registered as ignored, with the reason, where it cannot run, and
+ * both as ignored when one of `programs` (real peers) is missing. Each run ends
+ * by checking that no transfer thread outlived it.
+ */
+export function backendTest(
+  name: string,
+  fn: (backend: UdpBackend, t: Deno.TestContext) => Promise<void>,
+  programs: string[] = [],
+): void {
+  for (const backend of BACKENDS) {
+    const label = `${name} [${backend}]`;
+    const run = async (t: Deno.TestContext) => {
+      await fn(backend, t);
+      assertNoThreads();
+    };
+    if (backend === "ffi" && LIBC_MISSING) {
+      Deno.test({ name: `${label} (SKIPPED: ${LIBC_MISSING})`, ignore: true, fn: run });
+    } else if (programs.length > 0) {
+      peerTest(label, programs, run);
+    } else {
+      Deno.test(label, run);
+    }
+  }
+}
+
+/** Fails if a transfer thread is still alive (every server, client and link must have stopped theirs). */
+export function assertNoThreads(): void {
+  const alive = transferThreadsAlive();
+  if (alive > 0) throw new Error(`${alive} transfer thread(s) still running`);
+}
 
 /** SHA-256 of bytes or of a file, in hex. */
 export async function sha256(data: Uint8Array | string): Promise<string> {
@@ -84,6 +126,7 @@ export function startOurServer(root: string, options: Partial<TftpServerOptions>
     async [Symbol.asyncDispose]() {
       controller.abort();
       await server.finished;
+      if (server.threads > 0) throw new Error(`the server left ${server.threads} transfer thread(s) running`);
     },
   };
 }

@@ -7,8 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { downloadFile, uploadFile } from "../../../lib/tftp/client.ts";
-import { peerTest } from "../../_helpers/peers.ts";
-import { makeFile, settledSha256, sha256, startPeerServer, tempDir } from "../_support.ts";
+import { backendTest, makeFile, settledSha256, sha256, startPeerServer, tempDir } from "../_support.ts";
 
 const TEXT = "first line\nsecond line\r\na bare\rcarriage return\n" + "a longer line of text, repeated\n".repeat(60);
 
@@ -18,7 +17,7 @@ for (const kind of ["tftpd-hpa", "atftpd"] as const) {
   const combinations = kind === "tftpd-hpa"
     ? [[512, 1], [1428, 16], [8192, 16], [65464, 16]]
     : [[512, 1], [1428, 8], [65464, 8]];
-  peerTest(`interop: our client gets from and puts to ${kind}`, [program], async (t) => {
+  backendTest(`interop: our client gets from and puts to ${kind}`, async (backend, t) => {
     await using dir = await tempDir();
     const root = join(dir.path, "root");
     await Deno.mkdir(root);
@@ -31,7 +30,10 @@ for (const kind of ["tftpd-hpa", "atftpd"] as const) {
           const name = `get-${blksize}-${size}`;
           const original = await makeFile(root, name, size);
           const local = join(dir.path, name);
-          const result = await downloadFile(peer.address, peer.remote(name), local, options);
+          const result = await downloadFile(peer.address, peer.remote(name), local, {
+            ...options,
+            udpBackend: backend,
+          });
           assert.equal(await sha256(local), await sha256(original));
           assert.equal(result.bytes, size);
           assert.equal(result.settings.blksize, blksize);
@@ -41,7 +43,7 @@ for (const kind of ["tftpd-hpa", "atftpd"] as const) {
         await t.step(`put ${size} bytes at blksize ${blksize} windowsize ${windowsize}`, async () => {
           const name = `put-${blksize}-${size}`;
           const local = await makeFile(dir.path, name, size, size + 5);
-          await uploadFile(peer.address, local, peer.remote(name), options);
+          await uploadFile(peer.address, local, peer.remote(name), { ...options, udpBackend: backend });
           const expected = await sha256(local);
           assert.equal(await settledSha256(join(root, name), expected), expected);
         });
@@ -50,26 +52,26 @@ for (const kind of ["tftpd-hpa", "atftpd"] as const) {
     await t.step("netascii both ways: line ends converted and restored", async () => {
       await Deno.writeTextFile(join(root, "text.txt"), TEXT);
       const local = join(dir.path, "text.txt");
-      await downloadFile(peer.address, peer.remote("text.txt"), local, { mode: "netascii" });
+      await downloadFile(peer.address, peer.remote("text.txt"), local, { udpBackend: backend, mode: "netascii" });
       assert.equal(await Deno.readTextFile(local), TEXT);
-      await uploadFile(peer.address, local, peer.remote("text-up.txt"), { mode: "netascii" });
+      await uploadFile(peer.address, local, peer.remote("text-up.txt"), { udpBackend: backend, mode: "netascii" });
       const expected = await sha256(new TextEncoder().encode(TEXT));
       assert.equal(await settledSha256(join(root, "text-up.txt"), expected), expected);
     });
     await t.step("a missing file is reported with the server's error", async () => {
       const local = join(dir.path, "missing");
       await assert.rejects(
-        downloadFile(peer.address, peer.remote("no-such-file"), local),
+        downloadFile(peer.address, peer.remote("no-such-file"), local, { udpBackend: backend }),
         (error: Error) => error instanceof Deno.errors.NotFound && /code 1/.test(error.message),
       );
       await assert.rejects(Deno.lstat(local), Deno.errors.NotFound, "no partial file left behind");
     });
-  });
+  }, [program]);
 }
 
 // Debian's busybox has no tftpd applet; scripts/install_peers.sh builds one as busybox-tftpd.
 // It has blksize but no windowsize (our client falls back to lock-step) and only octet mode.
-peerTest("interop: our client gets from and puts to busybox tftpd", ["busybox-tftpd"], async (t) => {
+backendTest("interop: our client gets from and puts to busybox tftpd", async (backend, t) => {
   await using dir = await tempDir();
   const root = join(dir.path, "root");
   await Deno.mkdir(root);
@@ -82,10 +84,10 @@ peerTest("interop: our client gets from and puts to busybox tftpd", ["busybox-tf
         const name = `bb-${blksize}-${size}`;
         const original = await makeFile(root, name, size);
         const local = join(dir.path, name);
-        const result = await downloadFile(peer.address, name, local, options);
+        const result = await downloadFile(peer.address, name, local, { ...options, udpBackend: backend });
         assert.equal(await sha256(local), await sha256(original));
         assert.equal(result.bytes, size);
-        await uploadFile(peer.address, local, `${name}.up`, options);
+        await uploadFile(peer.address, local, `${name}.up`, { ...options, udpBackend: backend });
         const expected = await sha256(local);
         assert.equal(await settledSha256(join(root, `${name}.up`), expected), expected);
       });
@@ -94,9 +96,9 @@ peerTest("interop: our client gets from and puts to busybox tftpd", ["busybox-tf
   await t.step("netascii is refused by busybox, and the refusal is reported", async () => {
     await Deno.writeTextFile(join(root, "text.txt"), TEXT);
     await assert.rejects(
-      downloadFile(peer.address, "text.txt", join(dir.path, "text.txt"), { mode: "netascii" }),
+      downloadFile(peer.address, "text.txt", join(dir.path, "text.txt"), { udpBackend: backend, mode: "netascii" }),
       /octet/,
     );
     await assert.rejects(Deno.lstat(join(dir.path, "text.txt")), Deno.errors.NotFound);
   });
-});
+}, ["busybox-tftpd"]);

@@ -7,8 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { peerTest } from "../../_helpers/peers.ts";
-import { makeFile, runPeer, sha256, startOurServer, tempDir } from "../_support.ts";
+import { backendTest, makeFile, runPeer, sha256, startOurServer, tempDir } from "../_support.ts";
 
 const TEXT = "first line\nsecond line\r\na bare\rcarriage return\n" + "a longer line of text, repeated\n".repeat(60);
 
@@ -17,11 +16,11 @@ function sizesFor(blksize: number): number[] {
   return [0, blksize - 1, blksize, blksize + 1, blksize * 3];
 }
 
-peerTest("interop: tftp-hpa client gets and puts, octet and netascii", ["tftp"], async (t) => {
+backendTest("interop: tftp-hpa client gets and puts, octet and netascii", async (backend, t) => {
   await using dir = await tempDir();
   const root = join(dir.path, "root");
   await Deno.mkdir(root);
-  await using ours = startOurServer(root, { create: true });
+  await using ours = startOurServer(root, { udpBackend: backend, create: true });
   const port = String(ours.address.port);
   for (const size of sizesFor(512)) {
     await t.step(`get ${size} bytes`, async () => {
@@ -53,13 +52,13 @@ peerTest("interop: tftp-hpa client gets and puts, octet and netascii", ["tftp"],
     assert.ok(record.bytes > TEXT.length, "the wire carried CR LF for each LF");
     assert.equal(await Deno.readTextFile(join(root, "text-put.txt")), TEXT);
   });
-});
+}, ["tftp"]);
 
-peerTest("interop: curl gets and puts at blksize 512 to 65464", ["curl"], async (t) => {
+backendTest("interop: curl gets and puts at blksize 512 to 65464", async (backend, t) => {
   await using dir = await tempDir();
   const root = join(dir.path, "root");
   await Deno.mkdir(root);
-  await using ours = startOurServer(root, { create: true });
+  await using ours = startOurServer(root, { udpBackend: backend, create: true });
   const url = (name: string) => `tftp://127.0.0.1:${ours.address.port}/${name}`;
   for (const blksize of [512, 1428, 8192, 65464]) {
     for (const size of sizesFor(blksize)) {
@@ -91,13 +90,13 @@ peerTest("interop: curl gets and puts at blksize 512 to 65464", ["curl"], async 
     assert.equal(await sha256(local), await sha256(original));
     assert.ok(ours.records.at(-1)!.bytes === size);
   });
-});
+}, ["curl"]);
 
-peerTest("interop: atftp gets and puts with windows, octet and netascii", ["atftp"], async (t) => {
+backendTest("interop: atftp gets and puts with windows, octet and netascii", async (backend, t) => {
   await using dir = await tempDir();
   const root = join(dir.path, "root");
   await Deno.mkdir(root);
-  await using ours = startOurServer(root, { create: true });
+  await using ours = startOurServer(root, { udpBackend: backend, create: true });
   const port = String(ours.address.port);
   for (const [blksize, windowsize] of [[512, 1], [1428, 8], [65464, 8]]) {
     const options = [
@@ -137,13 +136,13 @@ peerTest("interop: atftp gets and puts with windows, octet and netascii", ["atft
     await ours.waitForRecords(before + 2);
     assert.equal(await Deno.readTextFile(join(root, "atftp-text-put.txt")), TEXT);
   });
-});
+}, ["atftp"]);
 
-peerTest("interop: busybox tftp gets and puts at blksize 512 to 65464", ["busybox"], async (t) => {
+backendTest("interop: busybox tftp gets and puts at blksize 512 to 65464", async (backend, t) => {
   await using dir = await tempDir();
   const root = join(dir.path, "root");
   await Deno.mkdir(root);
-  await using ours = startOurServer(root, { create: true });
+  await using ours = startOurServer(root, { udpBackend: backend, create: true });
   const port = String(ours.address.port);
   for (const blksize of [512, 1428, 65464]) {
     for (const size of sizesFor(blksize)) {
@@ -172,4 +171,4 @@ peerTest("interop: busybox tftp gets and puts at blksize 512 to 65464", ["busybo
       });
     }
   }
-});
+}, ["busybox"]);
