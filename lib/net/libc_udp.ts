@@ -57,9 +57,9 @@ const IOVEC = 16;
 const MAX_BATCH = 64;
 
 /** `receive` found nothing within the timeout. */
-export const TIMED_OUT = -1;
+export const TIMED_OUT: number = -1;
 /** `receive` was interrupted by the wake descriptor. */
-export const WOKEN = -2;
+export const WOKEN: number = -2;
 
 let loaded: Libc | null | undefined;
 
