@@ -19,6 +19,8 @@ export const WIREBOX = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
+  // The ffi UDP backend of TFTP (auto picks it with this permission), as the compiled binary has it.
+  "--allow-ffi",
   `${ROOT}main.ts`,
 ];
 

@@ -54,10 +54,14 @@ function atftp(blksize: number, windowsize: number): Client {
   };
 }
 
-/** The three servers, all up for a whole case so that rounds can alternate. */
+/** wirebox on its default UDP backend (ffi where it can run), and forced onto the deno backend. */
+const DENO_BACKEND = "wirebox (deno backend)";
+
+/** The servers, all up for a whole case so that rounds can alternate. */
 class Servers {
   root: string;
   wirebox: WireboxServer | undefined;
+  wireboxDeno: WireboxServer | undefined;
   peers = new Map<string, PeerServer>();
 
   constructor(root: string) {
@@ -65,7 +69,7 @@ class Servers {
   }
 
   async start(kinds: ("tftpd-hpa" | "atftpd")[]): Promise<void> {
-    this.wirebox = await startWirebox([
+    const serve = [
       "tftp",
       "serve",
       "--host",
@@ -76,8 +80,9 @@ class Servers {
       this.root,
       "--create",
       "--overwrite",
-      "-q",
-    ]);
+    ];
+    this.wirebox = await startWirebox([...serve, "-q"]);
+    this.wireboxDeno = await startWirebox([...serve, "-q", "--udp-backend", "deno"]);
     for (const kind of kinds) {
       const program = kind === "tftpd-hpa" ? "in.tftpd" : "atftpd";
       if (await onPath(program)) this.peers.set(kind, await startPeerServer(kind, this.root));
@@ -86,14 +91,21 @@ class Servers {
 
   address(name: string): HostPort {
     if (name === "wirebox") return this.wirebox!.endpoints.udp;
+    if (name === DENO_BACKEND) return this.wireboxDeno!.endpoints.udp;
     return this.peers.get(name)!.address;
   }
 
   async stop(): Promise<void> {
     await this.wirebox?.process.stop();
+    await this.wireboxDeno?.process.stop();
     for (const peer of this.peers.values()) await peer[Symbol.asyncDispose]();
     this.peers.clear();
   }
+}
+
+/** A contender's name as part of a file name ("wirebox (deno backend)" -> "wirebox-deno-backend"). */
+function slug(name: string): string {
+  return name.replace(/[^A-Za-z0-9]+/g, "-").replace(/-$/, "");
 }
 
 async function onPath(program: string): Promise<boolean> {
@@ -137,7 +149,7 @@ export const tftp: Scenario = {
       client: Client,
       run: (server: string, address: HostPort) => Promise<Figures>,
     ): Contender[] {
-      return ["wirebox", "tftpd-hpa", "atftpd"].map((server) => ({
+      return ["wirebox", DENO_BACKEND, "tftpd-hpa", "atftpd"].map((server) => ({
         name: server,
         needs: [client.needs, ...(server === "tftpd-hpa" ? ["in.tftpd"] : server === "atftpd" ? ["atftpd"] : [])],
         run: () => run(server, servers.address(server)),
@@ -159,7 +171,7 @@ export const tftp: Scenario = {
           setup: setupShared,
           contenders: serverContenders(client, async (server, address) => {
             const source = sources.get(size)!;
-            const local = join(scratch, `got-${server}`);
+            const local = join(scratch, `got-${slug(server)}`);
             await Deno.remove(local).catch(() => {});
             const [command, args] = client.get(address, source.name, local);
             const { ms } = await runTimed(command, args);
@@ -182,7 +194,7 @@ export const tftp: Scenario = {
         setup: setupShared,
         contenders: serverContenders(client, async (server, address) => {
           const source = sources.get(uploadSize)!;
-          const remote = `up-${server}-${crypto.randomUUID().slice(0, 8)}.bin`;
+          const remote = `up-${slug(server)}-${crypto.randomUUID().slice(0, 8)}.bin`;
           const [command, args] = client.put(address, join(root, source.name), remote);
           const { ms } = await runTimed(command, args);
           // atftpd may acknowledge the last block before the file is written: wait for it to settle.
@@ -231,48 +243,54 @@ export const tftp: Scenario = {
     });
     let collapseOk = false;
 
+    /** wirebox's client getting from wirebox's server at each window; the best one is the figure. */
+    async function pair(server: string, clientArgs: string[]): Promise<Figures> {
+      const source = sources.get(uploadSize)!;
+      const figures: Figures = { throughput: 0 };
+      for (const w of clientWindows) {
+        const local = join(scratch, `pair-${w}`);
+        await Deno.remove(local).catch(() => {});
+        const { stderr } = await runTimed(Deno.execPath(), [
+          ...WIREBOX,
+          "tftp",
+          "get",
+          formatAddress(servers.address(server)),
+          source.name,
+          local,
+          "--blksize",
+          "1468",
+          "--windowsize",
+          `${w}`,
+          ...clientArgs,
+        ]);
+        await verifyFile(local, source.sha, `${server} get ws${w}`);
+        await Deno.remove(local);
+        // The client's own transfer time, comparable with iperf3's (neither counts start-up).
+        const ms = Number(/ in (\d+(?:\.\d+)?) ms/.exec(stderr)?.[1] ?? NaN) ||
+          Number(/ in (\d+(?:\.\d+)?) s/.exec(stderr)?.[1] ?? NaN) * 1000;
+        figures[`ws${w}`] = uploadSize / MB / (ms / 1000);
+        figures.throughput = Math.max(figures.throughput, figures[`ws${w}`]);
+      }
+      return figures;
+    }
+
     // wirebox client with wirebox server vs iperf3's UDP figure for 1472-byte datagrams.
     const clientWindows = quick ? [32] : [8, 32, 64];
     cases.push({
       scenario: "tftp-wirebox-pair",
       name: `${uploadSize / 2 ** 20} MiB, wirebox get, blksize 1468, vs iperf3 UDP 1472-byte datagrams`,
-      metrics: [{ key: "throughput", unit: "MB/s", higherIsBetter: true }],
+      metrics: [
+        { key: "throughput", unit: "MB/s", higherIsBetter: true },
+        ...clientWindows.map((w) => ({ key: `ws${w}`, unit: "MB/s", higherIsBetter: true })),
+      ],
       targets: [targets.atLeast("throughput", "iperf3 -u -l 1472", 0.8)],
       setup: setupShared,
       async teardown() {
         await servers.stop();
       },
       contenders: [
-        {
-          name: "wirebox",
-          async run() {
-            const source = sources.get(uploadSize)!;
-            let best = 0;
-            for (const w of clientWindows) {
-              const local = join(scratch, `pair-${w}`);
-              await Deno.remove(local).catch(() => {});
-              const { stderr } = await runTimed(Deno.execPath(), [
-                ...WIREBOX,
-                "tftp",
-                "get",
-                formatAddress(servers.address("wirebox")),
-                source.name,
-                local,
-                "--blksize",
-                "1468",
-                "--windowsize",
-                `${w}`,
-              ]);
-              await verifyFile(local, source.sha, `wirebox get ws${w}`);
-              await Deno.remove(local);
-              // The client's own transfer time, comparable with iperf3's (neither counts start-up).
-              const ms = Number(/ in (\d+(?:\.\d+)?) ms/.exec(stderr)?.[1] ?? NaN) ||
-                Number(/ in (\d+(?:\.\d+)?) s/.exec(stderr)?.[1] ?? NaN) * 1000;
-              best = Math.max(best, uploadSize / MB / (ms / 1000));
-            }
-            return { throughput: best };
-          },
-        },
+        { name: "wirebox", run: () => pair("wirebox", []) },
+        { name: DENO_BACKEND, run: () => pair(DENO_BACKEND, ["--udp-backend", "deno"]) },
         {
           name: "iperf3 -u -l 1472",
           needs: ["iperf3"],
