@@ -81,6 +81,7 @@ export * from "./lib/chat/protocol.ts";
 export * from "./lib/chat/rate_limit.ts";
 export * from "./lib/chat/write_queue.ts";
 export * from "./lib/chat/pressure.ts";
+export * from "./lib/chat/member_output.ts";
 export * from "./lib/chat/room.ts";
 export * from "./lib/chat/tcp_transport.ts";
 export * from "./lib/chat/transcript.ts";
