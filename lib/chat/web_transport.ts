@@ -11,7 +11,7 @@
 
 import type { LineChunk } from "../net/line_stream.ts";
 import { MemberOutput, type MemberOutputOptions } from "./member_output.ts";
-import { EncodedEvent, type LeaveReason } from "./protocol.ts";
+import { cleanLine, EncodedEvent, type LeaveReason, parseInput } from "./protocol.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import type { ChatRoom, Member, Session } from "./room.ts";
 import { CLOSE_CODES, fitsUtf8, parseClientFrame } from "./web_protocol.ts";
@@ -331,13 +331,14 @@ class WebConnection {
     }
     const text = typeof data === "string" ? data : decoder.decode(data as ArrayBuffer);
     const frame = parseClientFrame(text, this.#maxLineBytes);
-    if (frame.kind === "invalid") {
-      // Bad frames cost like lines: a client cannot make the server answer faster than it may talk.
-      if (!this.#badFrames.take(Date.now())) return session.leave("flooding", "malformed frames");
-      this.#member.tell(new EncodedEvent({ type: "error", time: Date.now(), text: frame.error }));
-      return;
-    }
+    if (frame.kind === "invalid") return this.#refuse(session, frame.error);
     for (const line of frame.lines) {
+      if (typeof line === "string" && parseInput(cleanLine(line)).kind === "format") {
+        // The page reads JSON events only: text lines would leave it deaf.
+        this.#refuse(session, "/format is not available over the WebSocket: it always carries JSON events");
+        if (session.left) return;
+        continue;
+      }
       this.#inbox.push(line);
       this.#inboxBytes += typeof line === "string" ? line.length : this.#maxLineBytes;
     }
@@ -352,6 +353,13 @@ class WebConnection {
         })
       );
     }
+  }
+
+  /** Answers a frame the room never sees with an error; these cost like lines, so a client cannot
+   * make the server answer faster than it may talk. */
+  #refuse(session: Session, text: string): void {
+    if (!this.#badFrames.take(Date.now())) return session.leave("flooding", "malformed frames");
+    this.#member.tell(new EncodedEvent({ type: "error", time: Date.now(), text }));
   }
 
   /**

@@ -91,6 +91,10 @@ Deno.test("web chat: the room's rules hold for web clients: nicks, escapes, line
 
   web.say("é".repeat(51)); // 102 bytes: over the line limit, under the frame limit
   await web.waitForError(/^line too long: at most 100 bytes; it was not sent$/);
+  web.say("/format text");
+  await web.waitForError(/^\/format is not available over the WebSocket: it always carries JSON events$/);
+  web.say("still JSON");
+  await web.waitForText("still JSON");
   web.say("one\ntwo\r\nthree\n");
   await tcp.waitFor(/ <guest\d+> three$/);
   const said = tcp.lines.filter((line) => /<guest\d+> (one|two|three)$/.test(line)).map((line) =>

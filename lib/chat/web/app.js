@@ -50,6 +50,8 @@ const state = {
   seen: new Set(),
   sent: [],
   sentIndex: 0,
+  /** Why the server said we left, for when its close frame is lost. */
+  leftReason: "",
 };
 
 const encoder = new TextEncoder();
@@ -103,8 +105,12 @@ function scrollToEnd() {
 
 function timeOf(iso) {
   const date = iso ? new Date(iso) : new Date();
-  const node = element("time", "", date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
-  if (!Number.isNaN(date.getTime())) {
+  const valid = !Number.isNaN(date.getTime());
+  const clock = valid
+    ? [date.getHours(), date.getMinutes()].map((part) => String(part).padStart(2, "0")).join(":")
+    : "";
+  const node = element("time", "", clock);
+  if (valid) {
     node.dateTime = date.toISOString();
     node.title = date.toLocaleString();
   }
@@ -210,8 +216,8 @@ function handle(event) {
       const mine = event.from === state.nick;
       const kind = `${event.type === "action" ? "action" : "msg"}${mine ? " mine" : ""}`;
       const parts = event.type === "action"
-        ? ["* ", nickNode(event.from), event.text]
-        : [nickNode(event.from), event.text];
+        ? ["* ", nickNode(event.from), " ", event.text]
+        : [nickNode(event.from), " ", event.text];
       addEntry(kind, event.time, parts);
       break;
     }
@@ -234,6 +240,7 @@ function handle(event) {
     case "leave": {
       const why = event.detail ? `${event.reason}: ${event.detail}` : event.reason;
       if (event.nick === state.nick) {
+        state.leftReason = event.reason;
         addEntry("notice", event.time, [`You left (${why}).`]);
         break;
       }
@@ -333,16 +340,16 @@ function closed(socket, event) {
   const wasWelcomed = state.welcomed;
   state.welcomed = false;
   state.quietWho = 0;
-  if (FINAL_REASONS.has(event.reason)) {
-    const why = event.reason === "quit" ? "You left the chat." : `You were disconnected (${event.reason}).`;
+  const reason = event.reason || state.leftReason;
+  state.leftReason = "";
+  if (FINAL_REASONS.has(reason)) {
+    const why = reason === "quit" ? "You left the chat." : `You were disconnected (${reason}).`;
     setStatus(why, "down", true);
     ui.retry.textContent = "Join again";
     return;
   }
-  if (wasWelcomed) {
-    addSeparator(event.reason ? `disconnected: ${event.reason}` : "disconnected");
-  }
-  scheduleReconnect(event.reason);
+  if (wasWelcomed) addSeparator(reason ? `disconnected: ${reason}` : "disconnected");
+  scheduleReconnect(reason);
 }
 
 function scheduleReconnect(reason) {
