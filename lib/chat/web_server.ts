@@ -68,7 +68,10 @@ export class ChatWebServer {
   #room: ChatRoom;
   #options: ChatWebServerOptions;
   #http: Deno.HttpServer<Deno.NetAddr>;
+  /** Members being served (settled once each is closed or given up on). */
   #clients = new Set<Promise<void>>();
+  /** WebSockets open, counting those whose member was given up on but whose peer has not closed yet. */
+  #open = 0;
   #stopping = false;
   #stopped: Promise<void> | undefined;
   #log: (line: string) => void;
@@ -104,9 +107,9 @@ export class ChatWebServer {
     return formatEndpoint("http", this.addr);
   }
 
-  /** WebSocket clients connected now. */
+  /** WebSocket connections open now. */
   get clients(): number {
-    return this.#clients.size;
+    return this.#open;
   }
 
   /**
@@ -137,7 +140,7 @@ export class ChatWebServer {
     if (url.pathname === WEB_SOCKET_PATH) return this.#upgrade(request, url, info.remoteAddr);
     if (url.pathname === "/healthz") {
       const status = this.#stopping || this.#room.closed ? "stopping" : "ok";
-      const body = { status, version: config.version, online: this.#room.size, web: this.#clients.size };
+      const body = { status, version: config.version, online: this.#room.size, web: this.#open };
       return respond(status === "ok" ? 200 : 503, JSON.stringify(body) + "\n", "application/json", request);
     }
     const asset = WEB_ASSETS.get(url.pathname === "/index.html" ? "/" : url.pathname);
@@ -160,7 +163,10 @@ export class ChatWebServer {
     }
     const { socket, response } = Deno.upgradeWebSocket(request);
     const maxClients = this.#options.maxClients ?? 1000;
-    if (this.#clients.size >= maxClients) {
+    const full = this.#open >= maxClients;
+    this.#open++;
+    socket.addEventListener("close", () => this.#open--);
+    if (full) {
       this.#log(`chat: ${address} refused: the server is full (${maxClients} web clients)`);
       socket.binaryType = "arraybuffer";
       socket.addEventListener("open", () => {

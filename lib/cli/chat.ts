@@ -32,7 +32,8 @@ Server options (wirebox chat serve):
   -p, --port PORT        TCP port (default ${CHAT_PORT}; 0 = any free port)
   --history N            messages replayed to a newcomer (default 50)
   --max-line SIZE        longest line accepted (default 4096 bytes); longer ones are refused
-  --max-clients N        clients at once; the next one is told the server is full (default 1000)
+  --max-clients N        clients at once (TCP and web counted apart); the next one is told
+                         the server is full (default 1000)
   --rate N               lines per second a client may send on average (default 10; 0 = no limit)
   --burst N              lines a client may send at once before --rate applies (default 30)
   --idle-timeout TIME    drop a client that sends nothing for this long (default 0 = never)
