@@ -21,6 +21,9 @@ export interface WsClientOptions {
   nick?: string;
   /** Handshake headers (an `Origin`, say). */
   headers?: Record<string, string>;
+  /** The server's address as a URL host (`[::1]` for IPv6).
+   * @default {"127.0.0.1"} */
+  host?: string;
 }
 
 const decoder = new TextDecoder();
@@ -50,7 +53,7 @@ export class WsClient {
 
   /** Opens `ws://HOST:PORT/ws` and waits for the socket to open (rejects if the server refuses it). */
   static async connect(port: number, options: WsClientOptions = {}): Promise<WsClient> {
-    const url = new URL(`ws://127.0.0.1:${port}/ws`);
+    const url = new URL(`ws://${options.host ?? "127.0.0.1"}:${port}/ws`);
     if (options.nick !== undefined) url.searchParams.set("nick", options.nick);
     const socket = new WebSocket(url, { headers: options.headers });
     const client = new WsClient(socket);

@@ -344,6 +344,27 @@ Deno.test("web chat: stopping the server tells web clients why and closes them w
   assert.equal(refused, "refused");
 });
 
+Deno.test("web chat: a silent web client is dropped after the idle timeout and told why", async () => {
+  await using server = startChat({ idleTimeoutMs: 150 });
+  const web = await server.web("quiet");
+  await web.waitFor((event) => event.type === "leave" && event.nick === "quiet" && event.reason === "idle timeout");
+  assert.deepEqual(await web.waitClosed(), { code: 1000, reason: "idle timeout" });
+  assert.equal(server.chat.room.size, 0);
+});
+
+Deno.test("web chat: over IPv6, with the page's own origin", async () => {
+  await using server = startChat({ hostname: "::1" });
+  assert.deepEqual(server.chat.endpoints.map((endpoint) => endpoint.replace(/\d+$/, "N")), [
+    "tcp://[::1]:N",
+    "http://[::1]:N",
+  ]);
+  const origin = `http://[::1]:${server.webPort}`;
+  const web = await WsClient.join(server.webPort, { host: "[::1]", nick: "six", headers: { origin } });
+  assert.equal(web.nick, "six");
+  assert.match(server.chat.room.who()[0].address, /^\[::1\]:\d+ \(web\)$/);
+  await web.close();
+});
+
 Deno.test("web chat: the web port cannot be bound: the error names it, and the TCP side is released", () => {
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {

@@ -332,7 +332,7 @@ function connect() {
 }
 
 /** Why the server closed, as it said in the close frame. */
-const FINAL_REASONS = new Set(["quit", "kicked", "flooding"]);
+const FINAL_REASONS = new Set(["quit", "kicked", "flooding", "idle timeout"]);
 
 function closed(socket, event) {
   if (state.socket !== socket) return;
