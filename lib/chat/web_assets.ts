@@ -42,7 +42,7 @@ function asset(text: string, type: string): WebAsset {
  * ```ts
  * import { WEB_ASSETS } from "./web_assets.ts";
  * const page = WEB_ASSETS.get("/")!;
- * console.log(page.type, page.body.length); // "text/html; charset=utf-8" 2950
+ * console.log(page.type, page.etag); // "text/html; charset=utf-8" and a quoted hash
  * ```
  */
 export const WEB_ASSETS: ReadonlyMap<string, WebAsset> = new Map([
