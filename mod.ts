@@ -1,6 +1,6 @@
 /**
  * wirebox as a library: the servers and clients behind the `wirebox` command
- * (group chat, echo, send, listen), and the mechanisms they share (line
+ * (group chat over TCP and in the browser, echo, send, listen), and the mechanisms they share (line
  * framing, a TCP server base, UDP helpers, address parsing, atomic files,
  * safe paths).
  *
@@ -86,8 +86,13 @@ export * from "./lib/chat/protocol.ts";
 export * from "./lib/chat/rate_limit.ts";
 export * from "./lib/chat/write_queue.ts";
 export * from "./lib/chat/pressure.ts";
+export * from "./lib/chat/member_output.ts";
 export * from "./lib/chat/room.ts";
 export * from "./lib/chat/tcp_transport.ts";
+export * from "./lib/chat/web_protocol.ts";
+export * from "./lib/chat/web_assets.ts";
+export * from "./lib/chat/web_transport.ts";
+export * from "./lib/chat/web_server.ts";
 export * from "./lib/chat/transcript.ts";
 export * from "./lib/chat/server.ts";
 export * from "./lib/chat/console.ts";

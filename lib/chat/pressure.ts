@@ -22,11 +22,13 @@ export interface PressureHandle {
 
 /** Options for {@linkcode OutputPressure}. */
 export interface OutputPressureOptions {
-  /** A member whose write has waited this long is stuck: it no longer holds input back (it will overflow and be dropped).
-   * @default {200} */
+  /** A member whose write has waited this long is stuck: it no longer holds input back (it will overflow and be
+   * dropped). A reader's writes stall only once its socket buffer (megabytes on a LAN) is full, so a short
+   * stall already means it has stopped reading; every millisecond held here is latency for everyone else.
+   * @default {25} */
   stuckMs?: number;
   /** How often stuck members are looked for while any member is congested.
-   * @default {50} */
+   * @default {10} */
   sweepMs?: number;
 }
 
@@ -62,8 +64,8 @@ export class OutputPressure {
   #sweepMs: number;
 
   constructor(options: OutputPressureOptions = {}) {
-    this.#stuckMs = options.stuckMs ?? 200;
-    this.#sweepMs = options.sweepMs ?? 50;
+    this.#stuckMs = options.stuckMs ?? 25;
+    this.#sweepMs = options.sweepMs ?? 10;
   }
 
   /** Whether input should wait: some member is behind and still receiving. */

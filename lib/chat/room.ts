@@ -95,6 +95,10 @@ export interface JoinOptions {
   /** The format the member receives events in from the start (a web client wants JSON at once).
    * @default {"text"} */
   format?: EventFormat;
+  /** The nick to join under, when the transport learnt it before the member joined (the web page
+   * asks for it first). If it is invalid or taken, the member joins as `guestN` and is told why.
+   * @default {a fresh guestN} */
+  nick?: string;
 }
 
 interface Seat {
@@ -173,13 +177,16 @@ export class ChatRoom {
   }
 
   /**
-   * Seats `member` under a fresh `guestN` nick, sends it the welcome and the
-   * history, and tells everyone it joined. Returns `undefined` when the room
-   * is closed (the caller should tell the peer and hang up).
+   * Seats `member` under `options.nick` or a fresh `guestN` nick, sends it
+   * the welcome and the history, and tells everyone it joined. Returns
+   * `undefined` when the room is closed (the caller should tell the peer and
+   * hang up).
    */
   join(member: Member, options: JoinOptions = {}): Session | undefined {
     if (this.#closed) return undefined;
-    const nick = this.#freeNick();
+    const asked = options.nick === undefined ? undefined : cleanLine(options.nick);
+    const refusal = asked === undefined ? undefined : this.#nickRefusal(asked);
+    const nick = asked !== undefined && refusal === undefined ? asked : this.#freeNick();
     const now = Date.now();
     const seat: Seat = {
       member,
@@ -196,6 +203,7 @@ export class ChatRoom {
     this.#seats.add(seat);
     this.#nicks.set(seat.key, seat);
     this.#welcome(seat);
+    if (refusal !== undefined) this.#error(seat, refusal);
     this.#broadcast({
       type: "join",
       time: now,
@@ -343,15 +351,22 @@ export class ChatRoom {
     if (++seat.dropped > this.#limits.burst) this.#leave(seat, "flooding");
   }
 
-  #rename(seat: Seat, nick: string): void {
+  /** Why `nick` cannot be taken by `seat` (a newcomer when `undefined`), or `undefined` if it can. */
+  #nickRefusal(nick: string, seat?: Seat): string | undefined {
     const problem = nickProblem(nick);
-    if (problem) return this.#error(seat, `cannot take the nick "${nick}": ${problem}`);
+    if (problem) return `cannot take the nick "${nick}": ${problem}`;
+    const holder = this.#nicks.get(nickKey(nick));
+    if (holder && holder !== seat) return `the nick "${nick}" is taken: choose another`;
+    return undefined;
+  }
+
+  #rename(seat: Seat, nick: string): void {
+    const refusal = this.#nickRefusal(nick, seat);
+    if (refusal) return this.#error(seat, refusal);
     if (nick === seat.nick) {
       return this.#send(seat, { type: "info", time: Date.now(), text: `you are ${nick} already` });
     }
     const key = nickKey(nick);
-    const holder = this.#nicks.get(key);
-    if (holder && holder !== seat) return this.#error(seat, `the nick "${nick}" is taken: choose another`);
     this.#nicks.delete(seat.key);
     this.#nicks.set(key, seat);
     const from = seat.nick;

@@ -1,6 +1,7 @@
 /**
- * The chat server: one room, served over TCP, with an optional transcript.
- * Further transports (the web page) join the same {@linkcode ChatServer.room}.
+ * The chat server: one room, served over TCP and, when asked, to browsers
+ * (a page and its WebSocket, joining the same {@linkcode ChatServer.room}),
+ * with an optional transcript.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import { EncodedEvent, formatText } from "./protocol.ts";
 import { ChatRoom, type ChatRoomOptions } from "./room.ts";
 import { type ChatConnectionOptions, serveChatConnection } from "./tcp_transport.ts";
 import { Transcript } from "./transcript.ts";
+import { type ChatWebServer, type ChatWebServerOptions, serveChatWeb } from "./web_server.ts";
 
 /** Options for {@linkcode serveChat}. */
 export interface ChatServerOptions extends Omit<ChatRoomOptions, "onEvent">, Omit<ChatConnectionOptions, "pressure"> {
@@ -31,6 +33,15 @@ export interface ChatServerOptions extends Omit<ChatRoomOptions, "onEvent">, Omi
   signal?: AbortSignal;
   /** Receives one line per event (joins, leaves, messages; not private messages). */
   log?: (line: string) => void;
+  /** Also serve the chat page and its WebSocket on this TCP port (same `hostname`); 0 picks a free one.
+   * @default {no web page} */
+  webPort?: number;
+  /** Origins whose pages may open the WebSocket (see {@linkcode ChatWebServerOptions.origins}).
+   * @default {[]: pages from the chat's own address only} */
+  origins?: ChatWebServerOptions["origins"];
+  /** Largest WebSocket frame accepted, in bytes.
+   * @default {2 * maxLineBytes + 1024} */
+  maxFrameBytes?: number;
 }
 
 /**
@@ -52,6 +63,8 @@ export class ChatServer {
   readonly room: ChatRoom;
   /** The TCP listener. */
   readonly tcp: TcpServer;
+  /** The web page and its WebSocket, when `webPort` was given. */
+  readonly web: ChatWebServer | undefined;
   /** The transcript, when one is kept. */
   readonly transcript: Transcript | undefined;
   /** The room's output pressure; every transport's members join it, so that
@@ -102,18 +115,36 @@ export class ChatServer {
       this.transcript?.close();
       throw error;
     }
+    try {
+      this.web = options.webPort === undefined ? undefined : serveChatWeb(this.room, {
+        ...options,
+        hostname: options.hostname ?? "0.0.0.0",
+        port: options.webPort,
+        maxClients,
+        pressure: this.pressure,
+        signal,
+        log,
+      });
+    } catch (error) {
+      // The TCP side is up already: take it down again before reporting.
+      this.#stop.abort();
+      this.room.close();
+      this.transcript?.close();
+      throw error;
+    }
     const stop = () => this.room.close();
     if (signal.aborted) stop();
     signal.addEventListener("abort", stop, { once: true });
-    this.finished = this.tcp.finished.finally(async () => {
+    this.finished = Promise.all([this.tcp.finished, this.web?.finished]).finally(async () => {
       this.room.close();
       await this.transcript?.close();
-    });
+    }).then(() => {});
   }
 
-  /** Where the server listens: `tcp://HOST:PORT`. */
+  /** Where the server listens: `tcp://HOST:PORT`, and `http://HOST:PORT` for the web page. */
   get endpoints(): string[] {
-    return [formatEndpoint("tcp", this.tcp.addr)];
+    const web = this.web ? [this.web.endpoint] : [];
+    return [formatEndpoint("tcp", this.tcp.addr), ...web];
   }
 
   /** Stops the server gracefully (as aborting the signal does) and waits until it has. */

@@ -11,30 +11,21 @@ import { closeQuietly, isDisconnect } from "../net/errors.ts";
 import { writeAll } from "../net/io.ts";
 import { type LineChunk, LineFramer } from "../net/line_stream.ts";
 import { EncodedEvent, type LeaveReason } from "./protocol.ts";
-import type { OutputPressure, PressureHandle } from "./pressure.ts";
+import { MemberOutput, type MemberOutputOptions } from "./member_output.ts";
 import type { ChatRoom, Member } from "./room.ts";
-import { WriteQueue } from "./write_queue.ts";
 
 const READ_BUFFER_BYTES = 16 * 1024;
-const DEFAULT_MAX_QUEUE = 1 << 20;
 
 /** Options for {@linkcode TcpMember}. */
-export interface TcpMemberOptions {
-  /** Bytes that may wait for a member that does not read; past this it is dropped as too slow.
-   * While a quarter of this waits, the member's own lines are not read.
-   * @default {1048576} */
-  maxQueueBytes?: number;
+export interface TcpMemberOptions extends MemberOutputOptions {
   /** Milliseconds a leaving member gets to receive what is queued and close its side.
    * @default {1500} */
   lingerMs?: number;
-  /** The room's output pressure, shared by all its members: while most of
-   * them are behind, input waits instead of overflowing their queues. */
-  pressure?: OutputPressure;
 }
 
 /**
  * A room member backed by a TCP connection. `deliver` only queues (a
- * {@linkcode WriteQueue}: one write per batch, bounded); `close` flushes,
+ * {@linkcode MemberOutput}: one write per batch, bounded); `close` flushes,
  * half-closes and waits (at most `lingerMs`) for the peer to close, so that
  * the last lines are not lost to a reset.
  *
@@ -55,8 +46,9 @@ export interface TcpMemberOptions {
 export class TcpMember implements Member {
   /** Where the member connects from. */
   readonly address: string;
+  /** The member's output queue. */
+  readonly output: MemberOutput;
   #conn: Deno.TcpConn;
-  #queue: WriteQueue;
   #lingerMs: number;
   #closing = false;
   #wroteAll = false;
@@ -64,30 +56,13 @@ export class TcpMember implements Member {
   #closed = false;
   #linger: ReturnType<typeof setTimeout> | undefined;
   #done: PromiseWithResolvers<void> = Promise.withResolvers();
-  #pressure: PressureHandle | undefined;
 
   constructor(conn: Deno.TcpConn, address: string, options: TcpMemberOptions = {}) {
     this.#conn = conn;
     this.address = address;
-    const handle = options.pressure?.join(this);
-    this.#pressure = handle;
     // A failed write means the peer is gone; the read side notices too.
-    this.#queue = new WriteQueue(conn, {
-      maxBytes: options.maxQueueBytes ?? DEFAULT_MAX_QUEUE,
-      onError: () => this.#abort(),
-      onCongestion: handle ? (congested) => handle.congested(congested) : undefined,
-    });
+    this.output = new MemberOutput(conn, { ...options, onError: () => this.#abort() });
     this.#lingerMs = options.lingerMs ?? 1500;
-  }
-
-  /** Milliseconds the write in flight has been waiting (0 when none is). */
-  get stalledMs(): number {
-    return this.#queue.stalledMs;
-  }
-
-  /** Bytes waiting to be written. */
-  get queuedBytes(): number {
-    return this.#queue.queuedBytes;
   }
 
   /** Settles once the connection is closed. */
@@ -95,13 +70,8 @@ export class TcpMember implements Member {
     return this.#done.promise;
   }
 
-  /** Settles once no more than `bytes` wait to be written (see {@linkcode WriteQueue.below}). */
-  below(bytes: number): Promise<void> {
-    return this.#queue.below(bytes);
-  }
-
   deliver(bytes: Uint8Array): boolean {
-    return this.#closing || this.#queue.push(bytes);
+    return this.#closing || this.output.push(bytes);
   }
 
   close(reason: LeaveReason): void {
@@ -109,7 +79,7 @@ export class TcpMember implements Member {
     this.#closing = true;
     if (reason === "too slow") return this.#abort();
     this.#linger = setTimeout(() => this.#abort(), this.#lingerMs);
-    this.#queue.drained().then(() => this.#finishWriting());
+    this.output.drained().then(() => this.#finishWriting());
   }
 
   /** The transport's read loop has ended (the peer closed, or the connection failed). */
@@ -129,9 +99,8 @@ export class TcpMember implements Member {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing = true;
-    this.#queue.clear();
     clearTimeout(this.#linger);
-    this.#pressure?.leave();
+    this.output.release();
     closeQuietly(this.#conn);
     this.#done.resolve();
   }
@@ -198,7 +167,8 @@ export async function serveChatConnection(
   };
   // A client whose own output is backed up is not read from until it catches
   // up: in a flood, senders are slowed by TCP instead of filling our memory.
-  const pauseAt = (options.maxQueueBytes ?? DEFAULT_MAX_QUEUE) / 4;
+  const output = member.output;
+  const pauseAt = output.pauseAt;
   // One read fans out to every member's queue before pressure is looked at
   // again: reading at most the high-water mark keeps that within the bound.
   const buffer = new Uint8Array(Math.max(1, Math.min(READ_BUFFER_BYTES, Math.floor(pauseAt))));
@@ -206,7 +176,7 @@ export async function serveChatConnection(
   let detail = "closed by the client";
   try {
     while (true) {
-      if (member.queuedBytes > pauseAt) await member.below(pauseAt);
+      if (output.queuedBytes > pauseAt) await output.below(pauseAt);
       const n = await conn.read(buffer);
       if (n === null) break;
       // Checked after the read, before its lines go out, and again after each

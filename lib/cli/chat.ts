@@ -8,6 +8,8 @@ import type { ChatEnd } from "../chat/client.ts";
 import { runConsole } from "../chat/console.ts";
 import { nickProblem, type TextRole } from "../chat/protocol.ts";
 import { serveChat } from "../chat/server.ts";
+import { normalizeOrigin } from "../chat/web_protocol.ts";
+import { WEB_PORT } from "../chat/web_server.ts";
 import { chatInteractive, chatScripted, nickColor } from "../chat/terminal.ts";
 import { formatAddress } from "../net/address.ts";
 import { convertArg, listenAddress, parseCommand, SERVER_OPTIONS } from "./args.ts";
@@ -22,20 +24,26 @@ const HELP = `Usage: wirebox chat serve [options]
 
 A group chat over TCP: every line a client sends reaches everyone, stamped
 with the time and the sender's nick. Any line-based client works: wirebox
-chat join, nc, telnet, the classic Python tutorial clients.
+chat join, nc, telnet, the classic Python tutorial clients. With --web-port,
+browsers join the same room from a page the server serves.
 
 Server options (wirebox chat serve):
   --host HOST[:PORT]     address to listen on (default 0.0.0.0)
   -p, --port PORT        TCP port (default ${CHAT_PORT}; 0 = any free port)
   --history N            messages replayed to a newcomer (default 50)
   --max-line SIZE        longest line accepted (default 4096 bytes); longer ones are refused
-  --max-clients N        clients at once; the next one is told the server is full (default 1000)
+  --max-clients N        clients at once (TCP and web counted apart); the next one is told
+                         the server is full (default 1000)
   --rate N               lines per second a client may send on average (default 10; 0 = no limit)
   --burst N              lines a client may send at once before --rate applies (default 30)
   --idle-timeout TIME    drop a client that sends nothing for this long (default 0 = never)
   --max-queue SIZE       output that may wait for a client that does not read (default 1M);
                          past it the client is dropped as too slow
   --log FILE             append every public event to FILE as JSON lines (a transcript)
+  --web-port PORT        also serve the chat page (http://HOST:PORT/) and its WebSocket
+                         on this port (0 = any free port; wirebox serve uses ${WEB_PORT})
+  --origin ORIGIN        a site whose pages may open the WebSocket (http://HOST[:PORT];
+                         repeatable; * = any); default: only the page's own address
   --no-console           do not read operator commands from stdin (for running in the background)
   -q, --quiet            no log lines, only the first "listening on" line
 
@@ -53,6 +61,7 @@ Client options (wirebox chat join; HOST defaults to 127.0.0.1, PORT to ${CHAT_PO
 
 Examples:
   wirebox chat serve --log chat.jsonl
+  wirebox chat serve --web-port ${WEB_PORT}             # then open http://THIS-HOST:${WEB_PORT}/
   wirebox chat join 192.168.1.10 --nick alice
   printf 'build finished\\n' | wirebox chat join --nick ci
   nc 127.0.0.1 ${CHAT_PORT}`;
@@ -60,7 +69,7 @@ Examples:
 /** `wirebox chat`. */
 export const chatCommand: Command = {
   name: "chat",
-  summary: "group chat: a TCP chat server, a terminal client and an operator console",
+  summary: "group chat: a TCP chat server with a web page, a terminal client and an operator console",
   help: HELP,
   run: (args, context) => runVerb(args, context, { name: "chat", help: HELP, verbs: { serve, join } }),
 };
@@ -79,6 +88,8 @@ async function serve(args: string[], { signal }: RunContext): Promise<number> {
       "max-queue": { type: "string" },
       log: { type: "string" },
       "no-console": { type: "boolean" },
+      "web-port": { type: "string" },
+      origin: { type: "string", multiple: true },
     },
   });
   if (values.help) return showHelp(HELP);
@@ -100,6 +111,13 @@ async function serve(args: string[], { signal }: RunContext): Promise<number> {
     throw new UsageError("--max-queue must be at least 4 times --max-line, or one message could overflow it", "chat");
   }
   const idle = values["idle-timeout"];
+  const webPort = values["web-port"] === undefined
+    ? undefined
+    : convertArg.port(values["web-port"], "--web-port", "chat");
+  const origins = (values.origin ?? []).map(originArg);
+  if (origins.length > 0 && webPort === undefined) {
+    throw new UsageError("--origin needs --web-port: it says which pages may open the chat's WebSocket", "chat");
+  }
   const stop = new AbortController();
   const server = serveChat({
     hostname,
@@ -112,6 +130,8 @@ async function serve(args: string[], { signal }: RunContext): Promise<number> {
     idleTimeoutMs: idle === undefined ? undefined : convertArg.duration(idle, "--idle-timeout", "chat"),
     maxQueueBytes,
     transcriptPath: values.log,
+    webPort,
+    origins,
     signal: AbortSignal.any([signal, stop.signal]),
     log: values.quiet ? undefined : serverLog(false),
   });
@@ -122,6 +142,16 @@ async function serve(args: string[], { signal }: RunContext): Promise<number> {
   await server.finished;
   stop.abort();
   return EXIT.ok;
+}
+
+/** An `--origin` value, normalized as browsers send origins. */
+function originArg(text: string): string {
+  try {
+    return normalizeOrigin(text);
+  } catch (error) {
+    const reason = (error as Error).message.replace(/^Invalid origin "[^"]*": /, "");
+    throw new UsageError(`invalid --origin "${text}": ${reason}`, "chat");
+  }
 }
 
 function style(color: boolean): ((text: string, role: TextRole) => string) | undefined {

@@ -10,6 +10,7 @@ import { serveChat } from "../chat/server.ts";
 import { serveEcho } from "../echo/server.ts";
 import { serveTftp } from "../tftp/server.ts";
 import { serveUpload } from "../upload/server.ts";
+import { WEB_PORT } from "../chat/web_server.ts";
 import { CHAT_PORT } from "./chat.ts";
 import { convertArg, parseCommand } from "./args.ts";
 import { type Command, showHelp } from "./command.ts";
@@ -23,6 +24,8 @@ export interface ServiceContext {
   port: number;
   /** The data folder (absolute, existing); a service keeps its files in a subfolder. */
   data: string;
+  /** The ports of the service's `morePorts`, by name (0: any free port). */
+  ports: Record<string, number>;
   /** Stops the service when aborted. */
   signal: AbortSignal;
   /** Log line sink. */
@@ -45,6 +48,8 @@ export interface ServiceSpec {
   name: string;
   /** Port used unless `--NAME-port` says otherwise. */
   defaultPort: number;
+  /** Further ports the service listens on, each with its own `--NAME-port` option (the chat's web page). */
+  morePorts?: { name: string; defaultPort: number; what: string }[];
   /** Starts it; throws (a bind error, say) if it cannot. */
   start(context: ServiceContext): Promise<RunningService> | RunningService;
 }
@@ -54,15 +59,18 @@ export const SERVICES: ServiceSpec[] = [
   {
     name: "chat",
     defaultPort: CHAT_PORT,
+    morePorts: [{ name: "web", defaultPort: WEB_PORT, what: "the chat's web page" }],
     async start(context) {
       const folder = join(context.data, "chat");
       await Deno.mkdir(folder, { recursive: true });
       const transcriptPath = join(folder, "transcript.jsonl");
-      const server = serveChat({ ...context, transcriptPath });
+      const server = serveChat({ ...context, transcriptPath, webPort: context.ports.web });
       const { port } = server.tcp.addr;
+      const web = server.web!.addr.port;
       return {
         endpoints: server.endpoints,
-        note: `group chat (wirebox chat join HOST:${port}, or nc HOST ${port}); transcript in chat/transcript.jsonl`,
+        note: `group chat (wirebox chat join HOST:${port}, nc HOST ${port}, or a browser at http://HOST:${web}/); ` +
+          "transcript in chat/transcript.jsonl",
         finished: server.finished,
       };
     },
@@ -103,9 +111,17 @@ export const SERVICES: ServiceSpec[] = [
   },
 ];
 
+/** Every `--NAME-port` option: each service's own port, then its further ones. */
+function portOptions(): { name: string; defaultPort: number; what: string }[] {
+  return SERVICES.flatMap((service) => [
+    { name: service.name, defaultPort: service.defaultPort, what: `the ${service.name} server` },
+    ...(service.morePorts ?? []),
+  ]);
+}
+
 function help(): string {
-  const ports = SERVICES.map((service) =>
-    `  --${service.name}-port PORT`.padEnd(27) + `port of the ${service.name} server (default ${service.defaultPort})`
+  const ports = portOptions().map((option) =>
+    `  --${option.name}-port PORT`.padEnd(27) + `port of ${option.what} (default ${option.defaultPort})`
   ).join("\n");
   return `Usage: wirebox serve [options]
 
@@ -134,13 +150,10 @@ export const serveCommand: Command = {
     return help();
   },
   async run(args, { signal }) {
-    const portOptions = Object.fromEntries(
-      SERVICES.map((service) => [`${service.name}-port`, { type: "string" as const }]),
-    );
     const { values } = parseCommand(args, {
       command: "serve",
       options: {
-        ...portOptions,
+        ...Object.fromEntries(portOptions().map((option) => [`${option.name}-port`, { type: "string" as const }])),
         data: { type: "string" },
         host: { type: "string" },
         "any-port": { type: "boolean" },
@@ -159,13 +172,20 @@ export const serveCommand: Command = {
     const log = serverLog(values.quiet ?? false);
     const running: { name: string; service: RunningService }[] = [];
     try {
+      const portOf = (name: string, defaultPort: number) => {
+        const text = ports[`${name}-port`];
+        return text === undefined
+          ? (values["any-port"] ? 0 : defaultPort)
+          : convertArg.port(text, `--${name}-port`, "serve");
+      };
       for (const spec of chosen) {
-        const text = ports[`${spec.name}-port`];
-        let port = values["any-port"] ? 0 : spec.defaultPort;
-        if (text !== undefined) port = convertArg.port(text, `--${spec.name}-port`, "serve");
+        const port = portOf(spec.name, spec.defaultPort);
+        const more = Object.fromEntries(
+          (spec.morePorts ?? []).map((extra) => [extra.name, portOf(extra.name, extra.defaultPort)]),
+        );
         running.push({
           name: spec.name,
-          service: await spec.start({ hostname, port, data, signal: serviceSignal, log }),
+          service: await spec.start({ hostname, port, ports: more, data, signal: serviceSignal, log }),
         });
       }
     } catch (error) {

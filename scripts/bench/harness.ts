@@ -10,6 +10,21 @@
 /** One contender's figures from one run, by metric name. */
 export type Figures = Record<string, number>;
 
+/**
+ * Thrown by a run that completed but lost, corrupted or reordered data: the
+ * run counts as a failure (it is not a result), and its figures are still
+ * shown so the loss can be seen.
+ */
+export class DataLossError extends Error {
+  readonly figures: Figures;
+
+  constructor(message: string, figures: Figures) {
+    super(message);
+    this.name = "DataLossError";
+    this.figures = figures;
+  }
+}
+
 /** A tool taking part in a case: wirebox or a peer. */
 export interface Contender {
   /** Shown in the table: "wirebox", "tftpd-hpa", "ncat --chat"... */
@@ -66,6 +81,8 @@ export interface CaseResult {
   skipped: Record<string, string>;
   /** Runs that failed verification or crashed, with why. */
   failures: { contender: string; round: number; error: string }[];
+  /** Figures of runs that completed but lost data (not counted in the medians). */
+  failedRuns: Record<string, Figures[]>;
   /** Targets with their verdict. */
   targets: { metric: string; text: string; met: boolean | undefined }[];
 }
@@ -100,6 +117,7 @@ export async function runCase(
     medians: {},
     skipped: {},
     failures: [],
+    failedRuns: {},
     targets: [],
   };
   const active = benchCase.contenders.filter((contender) => {
@@ -121,6 +139,7 @@ export async function runCase(
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error);
           result.failures.push({ contender: contender.name, round, error: message });
+          if (error instanceof DataLossError) (result.failedRuns[contender.name] ??= []).push(error.figures);
           progress(`  round ${round} ${contender.name}: FAILED: ${message}`);
         }
       }

@@ -301,3 +301,20 @@ Deno.test("room: an idle member is dropped after the idle timeout", async () => 
   assert.match(a.member.lines.at(-1)!, /left \(idle timeout: nothing sent for/);
   room.close();
 });
+
+Deno.test("room: a transport can seat a member under the nick it asked for; a taken or invalid one falls back to a guest", () => {
+  const room = new ChatRoom({ rate: 0 });
+  const alice = new FakeMember();
+  assert.equal(room.join(alice, { nick: "alice" })!.nick, "alice");
+  assert.match(alice.lines[0], /you are alice, 1 online/);
+  assert.equal(alice.lines[1], "-> alice joined from 127.0.0.1:1000, 1 online");
+  const taken = new FakeMember();
+  assert.equal(room.join(taken, { nick: "ALICE" })!.nick, "guest1");
+  assert.equal(taken.lines[1], '!! the nick "ALICE" is taken: choose another');
+  const invalid = new FakeMember();
+  assert.equal(room.join(invalid, { nick: "two words" })!.nick, "guest2");
+  assert.equal(invalid.lines[1], '!! cannot take the nick "two words": a nick has only letters, digits, _ - and .');
+  const escaped = new FakeMember();
+  assert.equal(room.join(escaped, { nick: "b\x1b[31mob" })!.nick, "bob", "cleaned as a /nick line is");
+  room.close();
+});

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { HostPort } from "../../lib/net/address.ts";
 import { collectFiles, type LocalFile } from "../../lib/upload/files.ts";
 import { serveUpload, type UploadServer, type UploadServerOptions } from "../../lib/upload/server.ts";
+import { waitUntil } from "../_helpers/wait.ts";
 
 /** A running test server and where things are. */
 export interface TestServer {
@@ -163,11 +164,7 @@ export class RawClient {
   }
 }
 
-/** Polls `condition` (which may throw while not yet true) until it holds, for at most `timeoutMs`. */
-export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await Promise.resolve().then(condition).catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms: ${condition}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** Waits until `condition` holds (it may throw while not yet true), for at most `timeoutMs`. */
+export function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  return waitUntil(condition, String(condition), timeoutMs);
 }

@@ -5,8 +5,9 @@
  */
 
 import type { Scenario } from "../harness.ts";
+import { chat } from "./chat.ts";
 import { tftp } from "./tftp.ts";
 import { upload } from "./upload.ts";
 
 /** Every scenario `deno task bench` knows. */
-export const SCENARIOS: Scenario[] = [upload, tftp];
+export const SCENARIOS: Scenario[] = [chat, upload, tftp];

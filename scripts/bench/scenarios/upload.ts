@@ -19,7 +19,7 @@ export const upload: Scenario = {
   name: "upload",
   description: "one large file over TCP on loopback: wirebox upload vs nc pipes",
   needs: ["nc", "sha256sum", "tee", "sh"],
-  async cases({ quick, workdir }) {
+  cases({ quick, workdir }) {
     const size = quick ? 64 * 2 ** 20 : 2 ** 30;
     const source = join(workdir, "upload-source.bin");
     const inbox = join(workdir, "upload-inbox");
