@@ -20,6 +20,7 @@
 import { parseArgs } from "node:util";
 import { LineFramer } from "../../lib/net/line_stream.ts";
 import { writeAll } from "../../lib/net/io.ts";
+import { cpuSeconds, rssBytes } from "./proc.ts";
 
 interface WorkerResult {
   received: number;
@@ -29,7 +30,6 @@ interface WorkerResult {
   cpuMs: number;
 }
 
-const CLOCK_TICK_MS = 10; // USER_HZ is 100 on Linux
 const LINE_BYTES = 64; // the issue's figure; --line-bytes changes it
 // One connect at a time per worker, as users arrive: simultaneous connects make
 // ncat --chat drop clients from its broadcast (seen here: 68 of 19800 lines
@@ -39,19 +39,6 @@ const encoder = new TextEncoder();
 
 function now(): number {
   return performance.timeOrigin + performance.now();
-}
-
-/** utime + stime of `pid` in milliseconds. */
-export async function cpuMsOf(pid: number | "self"): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS;
-}
-
-/** Resident memory of `pid`, in bytes. */
-export async function rssOf(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -79,7 +66,7 @@ async function worker(options: {
   waitMs: number;
   lineBytes: number;
 }): Promise<void> {
-  const cpuStart = await cpuMsOf("self");
+  const cpuStart = cpuSeconds("self") * 1000;
   const started = performance.now();
   const conns: Deno.TcpConn[] = [];
   for (let first = 0; first < options.count; first += CONNECT_WAVE) {
@@ -168,7 +155,7 @@ async function worker(options: {
     expected: perReceiver * conns.length,
     reordered,
     latencies,
-    cpuMs: (await cpuMsOf("self")) - cpuStart,
+    cpuMs: (cpuSeconds("self") * 1000) - cpuStart,
   };
   console.log(JSON.stringify(result));
 }
@@ -256,8 +243,8 @@ export async function runChatLoad(options: ChatLoadOptions) {
     const { value } = await lines.read(); // ready
     connectAllMs = Math.max(connectAllMs, JSON.parse(value!).connectMs);
   }
-  const cpuBefore = await cpuMsOf(options.pid);
-  const rssBefore = await rssOf(options.pid);
+  const cpuBefore = cpuSeconds(options.pid) * 1000;
+  const rssBefore = rssBytes(options.pid);
   const start = performance.now();
   for (const { child } of children) {
     const writer = child.stdin.getWriter();
@@ -272,8 +259,8 @@ export async function runChatLoad(options: ChatLoadOptions) {
   }
   const elapsedMs = performance.now() - start;
   for (const conn of stuck) conn.close();
-  const cpuMs = (await cpuMsOf(options.pid)) - cpuBefore;
-  const rssAfter = await rssOf(options.pid);
+  const cpuMs = (cpuSeconds(options.pid) * 1000) - cpuBefore;
+  const rssAfter = rssBytes(options.pid);
   const received = results.reduce((sum, result) => sum + result.received, 0);
   const expected = results.reduce((sum, result) => sum + result.expected, 0);
   const latencies = results.flatMap((result) => result.latencies).sort((a, b) => a - b);

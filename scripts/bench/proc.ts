@@ -7,8 +7,8 @@
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
-/** CPU time (user + system) a process has used, in seconds; NaN when unavailable. */
-export function cpuSeconds(pid: number): number {
+/** CPU time (user + system) a process (or this one) has used, in seconds; NaN when unavailable. */
+export function cpuSeconds(pid: number | "self"): number {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     // Fields after the command name (which may contain spaces) start after the last ")".

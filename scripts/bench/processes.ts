@@ -5,6 +5,7 @@
  */
 
 import { delay } from "../../lib/net/timeout.ts";
+import { type ProgramRun, runProgram, type RunProgramOptions } from "../../tests/_helpers/run.ts";
 
 /** A started process. */
 export class Process {
@@ -76,43 +77,9 @@ export function spawn(name: string, command: string, args: string[], options: Sp
   return new Process(name, child, options.group);
 }
 
-/** Runs `command` to completion; returns wall time and output; throws on a non-zero exit. */
-export async function runTimed(
-  command: string,
-  args: string[],
-  options: { cwd?: string; stdin?: string; timeoutMs?: number } = {},
-): Promise<{ ms: number; stdout: string; stderr: string }> {
-  const started = performance.now();
-  const child = new Deno.Command(command, {
-    args,
-    cwd: options.cwd,
-    stdin: options.stdin ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const killer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, options.timeoutMs ?? 120_000);
-  try {
-    if (options.stdin) {
-      const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(options.stdin));
-      await writer.close();
-    }
-    const output = await child.output();
-    const ms = performance.now() - started;
-    const decoder = new TextDecoder();
-    const stdout = decoder.decode(output.stdout);
-    const stderr = decoder.decode(output.stderr);
-    if (output.code !== 0) {
-      throw new Error(`${command} exited ${output.code}: ${stderr.trim().split("\n").slice(-2).join(" ")}`);
-    }
-    return { ms, stdout, stderr };
-  } finally {
-    clearTimeout(killer);
-  }
+/** Runs `command` to completion; returns wall time and output; throws on a non-zero exit (2 minutes at most). */
+export function runTimed(command: string, args: string[], options: RunProgramOptions = {}): Promise<ProgramRun> {
+  return runProgram(command, args, { timeoutMs: 120_000, ...options });
 }
 
 /** A port that was free a moment ago (for peers that cannot report the one they got). */

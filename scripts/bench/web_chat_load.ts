@@ -18,7 +18,7 @@
 import { parseArgs } from "node:util";
 import { writeAll } from "../../lib/net/io.ts";
 import { LineFramer } from "../../lib/net/line_stream.ts";
-import { cpuMsOf } from "./chat_load.ts";
+import { cpuSeconds } from "./proc.ts";
 
 const LINE_BYTES = 64;
 const encoder = new TextEncoder();
@@ -139,7 +139,7 @@ const connectMs = now() - connectStart;
 // Let the joins and welcomes settle before the clock starts.
 await new Promise((resolve) => setTimeout(resolve, 500));
 
-const cpuBefore = pid ? await cpuMsOf(pid) : 0;
+const cpuBefore = pid ? cpuSeconds(pid) * 1000 : 0;
 const started = now();
 let sent = 0;
 if (values.messages) {
@@ -170,7 +170,7 @@ while (clients.reduce((sum, client) => sum + client.received, 0) < expected && n
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
 const elapsedMs = now() - started;
-const cpuAfter = pid ? await cpuMsOf(pid) : 0;
+const cpuAfter = pid ? cpuSeconds(pid) * 1000 : 0;
 const delivered = clients.reduce((sum, client) => sum + client.received, 0);
 
 function latency(kind: "tcp" | "web") {

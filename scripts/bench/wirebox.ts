@@ -5,24 +5,13 @@
  * @module
  */
 
-import { endpointsOf, ROOT } from "../../tests/_helpers/cli.ts";
+import { endpointsOf, wireboxArgs } from "../../tests/_helpers/cli.ts";
 import type { HostPort } from "../../lib/net/address.ts";
 import { LineFramer } from "../../lib/net/line_stream.ts";
 import { Process } from "./processes.ts";
 
-/** The command line that runs wirebox: `deno run <permissions> main.ts`. */
-export const WIREBOX = [
-  "run",
-  "-q",
-  "--config",
-  `${ROOT}deno.json`,
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  // The ffi UDP backend of TFTP (auto picks it with this permission), as the compiled binary has it.
-  "--allow-ffi",
-  `${ROOT}main.ts`,
-];
+/** The command line that runs wirebox: `deno run <the binary's permissions> main.ts`. */
+export const WIREBOX: string[] = wireboxArgs();
 
 /** A wirebox server with the endpoints its first line announced. */
 export interface WireboxServer {

@@ -14,7 +14,21 @@ export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const MAIN = `${ROOT}main.ts`;
 const CONFIG = `${ROOT}deno.json`;
 /** The permissions the compiled binary gets (see the compile task). */
-const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-sys=networkInterfaces", "--allow-ffi"];
+export const WIREBOX_PERMISSIONS: readonly string[] = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-sys=networkInterfaces",
+  "--allow-ffi",
+];
+
+/**
+ * The arguments to `deno` that run wirebox (`run ... main.ts`), with the
+ * compiled binary's permissions or `permissions`; wirebox's own follow.
+ */
+export function wireboxArgs(permissions: readonly string[] = WIREBOX_PERMISSIONS): string[] {
+  return ["run", "-q", "--config", CONFIG, ...permissions, MAIN];
+}
 
 /** Options for {@linkcode runCli} and {@linkcode startCli}. */
 export interface CliOptions {
@@ -45,7 +59,7 @@ export interface CliBytesResult extends CliResult {
 
 function command(args: string[], options: CliOptions, stdin: "piped" | "null"): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-q", "--config", CONFIG, ...(options.permissions ?? PERMISSIONS), MAIN, ...args],
+    args: [...wireboxArgs(options.permissions), ...args],
     cwd: options.cwd,
     env: { NO_COLOR: "1", ...options.env },
     stdin,

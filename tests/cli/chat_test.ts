@@ -2,14 +2,9 @@ import assert from "node:assert/strict";
 import { endpointsOf, runCli, startCli, startServer } from "../_helpers/cli.ts";
 import { LineClient } from "../_helpers/line_client.ts";
 import { peerTest } from "../_helpers/peers.ts";
+import { rssOf } from "../_helpers/memory.ts";
 
 const SERVE = ["chat", "serve", "--host", "127.0.0.1", "--port", "0"];
-
-/** Resident memory of a process, in bytes (through ps: Deno reads /proc/PID only with --allow-all). */
-async function rssOf(pid: number): Promise<number> {
-  const { stdout } = await new Deno.Command("ps", { args: ["-o", "rss=", "-p", String(pid)] }).output();
-  return Number(new TextDecoder().decode(stdout).trim()) * 1024;
-}
 
 Deno.test("cli chat: serve announces itself; join sends piped lines, waits for their echo, exits 0", async () => {
   await using started = await startServer(SERVE).then(({ server, endpoints }) => Object.assign(server, { endpoints }));

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { formatAddress } from "../../lib/net/address.ts";
 import { listenUdp, udpAddress } from "../../lib/net/udp.ts";
-import { missingPrograms, ROOT, runCli, startServer } from "../_helpers/cli.ts";
+import { missingPrograms, ROOT, runCli, startServer, wireboxArgs } from "../_helpers/cli.ts";
 import { makeFile, sha256, tempDir } from "../tftp/_support.ts";
 import { LIBC_MISSING } from "../_helpers/ffi.ts";
 
@@ -209,14 +209,7 @@ Deno.test({
         `DENO_DIR=${denoDir.path}`,
         "NO_COLOR=1",
         Deno.execPath(),
-        "run",
-        "-q",
-        "--config",
-        `${ROOT}deno.json`,
-        "--allow-net",
-        "--allow-read",
-        "--allow-write",
-        `${ROOT}main.ts`,
+        ...wireboxArgs(),
         "tftp",
         "serve",
         "--root",

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runCli, startCli, startServer } from "../_helpers/cli.ts";
 import { listTree, randomBytes, sha256, waitFor } from "../upload/_setup.ts";
+import { rssOf } from "../_helpers/memory.ts";
 
 /** Runs `fn` with a fresh upload folder and a folder of local files, removing both after. */
 async function withFolders(fn: (uploads: string, local: string) => Promise<void>): Promise<void> {
@@ -36,14 +37,6 @@ async function writeRandomFile(path: string, size: number): Promise<string> {
     while (offset < chunk.length) offset += await file.write(chunk.subarray(offset));
   }
   return hash.digest("hex");
-}
-
-/** The resident memory of process `pid`, in bytes (from ps: Deno reads /proc only with --allow-all). */
-async function rss(pid: number): Promise<number> {
-  const { stdout } = await new Deno.Command("ps", { args: ["-o", "rss=", "-p", String(pid)] }).output();
-  const kib = Number(new TextDecoder().decode(stdout).trim());
-  if (!Number.isFinite(kib) || kib <= 0) throw new Error(`Cannot read the memory of process ${pid}`);
-  return kib * 1024;
 }
 
 Deno.test("cli upload: serve and send files and a folder; one line per file and a summary", async () => {
@@ -136,12 +129,12 @@ Deno.test("cli upload: a large file streams through with the server's memory fla
     const digest = await writeRandomFile(join(local, "big.bin"), size);
     const { server, to } = await startUploadServer(uploads);
     await using _ = server;
-    const before = await rss(server.pid);
+    const before = await rssOf(server.pid);
     const samples: number[] = [];
     let sending = true;
     const sampler = (async () => {
       while (sending) {
-        samples.push(await rss(server.pid));
+        samples.push(await rssOf(server.pid));
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     })();

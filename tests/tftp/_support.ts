@@ -20,6 +20,8 @@ import type { UdpBackend } from "../../lib/tftp/transfer_link.ts";
 import { transferThreadsAlive } from "../../lib/tftp/worker_link.ts";
 // Type-checked with the tests, so that the first transfer thread does not stop to check it.
 import type {} from "../../lib/tftp/transfer_worker.ts";
+/** Runs a peer client; fails the test with its output if it exits non-zero or takes too long. */
+export { runProgram as runPeer } from "../_helpers/run.ts";
 
 /** The UDP backends every socket test runs against. */
 export const BACKENDS: readonly UdpBackend[] = ["deno", "ffi"];
@@ -233,39 +235,6 @@ async function waitUntilAnswering(address: HostPort): Promise<void> {
   } finally {
     socket.close();
     await reader.closed;
-  }
-}
-
-/** Runs a peer client; fails the test with its output if it exits non-zero or takes longer than `timeoutMs`. */
-export async function runPeer(
-  program: string,
-  args: string[],
-  options: { stdin?: string; timeoutMs?: number; cwd?: string } = {},
-): Promise<{ stdout: string; stderr: string }> {
-  const child = new Deno.Command(program, {
-    args,
-    cwd: options.cwd,
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const killer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* exited */ }
-  }, options.timeoutMs ?? 30_000);
-  try {
-    if (options.stdin !== undefined) {
-      const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(options.stdin));
-      await writer.close();
-    }
-    const { code, stdout, stderr } = await child.output();
-    const out = { stdout: new TextDecoder().decode(stdout), stderr: new TextDecoder().decode(stderr) };
-    if (code !== 0) throw new Error(`${program} ${args.join(" ")} exited with ${code}\n${out.stdout}\n${out.stderr}`);
-    return out;
-  } finally {
-    clearTimeout(killer);
   }
 }
 
