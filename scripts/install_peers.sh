@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real programs wirebox is tested and benchmarked against, from
 # Debian: tftp-hpa, tftpd-hpa, atftp, atftpd, curl, busybox, ncat, socat,
-# netcat-openbsd, python3, chromium. Needs root (or sudo). Safe to re-run.
+# netcat-openbsd, python3, chromium, iperf3 (the bench's UDP ceiling). Needs root (or sudo). Safe to re-run.
 #
 # atftpd conflicts with tftpd-hpa as a package, so its .deb is unpacked into
 # /opt/atftpd and linked as /usr/local/sbin/atftpd instead of installed.
@@ -11,7 +11,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 
-packages=(tftp-hpa tftpd-hpa atftp curl busybox ncat socat netcat-openbsd python3 chromium procps
+packages=(tftp-hpa tftpd-hpa atftp curl busybox ncat socat netcat-openbsd python3 chromium procps iperf3
   gcc make libc6-dev bzip2)  # the last four build busybox-tftpd
 missing=()
 for package in "${packages[@]}"; do
