@@ -104,7 +104,7 @@ export const SERVICES: ServiceSpec[] = [
       const server = serveTftp({ ...context, root, create: true });
       return {
         endpoints: [server.endpoint],
-        note: `TFTP server over ${root} (new files may be uploaded, none replaced)`,
+        note: `TFTP server over ${root} (new files may be uploaded, none replaced; ${server.backend} UDP backend)`,
         finished: server.finished,
       };
     },

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import { listenUdp } from "../net/udp.ts";
 import { libcUdpAvailable } from "../net/libc_udp.ts";
 import type { HostPort } from "../net/address.ts";
@@ -37,13 +38,32 @@ export const UDP_BACKENDS: readonly UdpBackendChoice[] = ["auto", "ffi", "deno"]
  */
 export function resolveBackend(choice: UdpBackendChoice = "auto"): UdpBackend {
   if (choice === "deno") return "deno";
-  if (libcUdpAvailable()) return "ffi";
-  if (choice === "ffi") {
+  if (!libcUdpAvailable()) {
+    if (choice === "auto") return "deno";
     throw new Deno.errors.NotSupported(
       "The ffi UDP backend needs 64-bit Linux with glibc and --allow-ffi: grant it, or use --udp-backend deno",
     );
   }
-  return "deno";
+  if (!threadCanLoad()) {
+    if (choice === "auto") return "deno";
+    throw new Deno.errors.NotCapable(
+      `The ffi UDP backend's thread loads wirebox's modules from ${fileURLToPath(LIB)}: ` +
+        "grant --allow-read to it, or use --udp-backend deno",
+    );
+  }
+  return "ffi";
+}
+
+const LIB = new URL("../", import.meta.url);
+
+/**
+ * Whether a transfer thread may load its modules: under `deno run` a
+ * worker's modules are files read with the process's permissions (in the
+ * compiled binary they are embedded).
+ */
+function threadCanLoad(): boolean {
+  if (LIB.protocol !== "file:") return true;
+  return Deno.permissions.querySync({ name: "read", path: LIB }).state === "granted";
 }
 
 /** Options for {@linkcode openTransferLink}. */

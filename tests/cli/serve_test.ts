@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { connectTcp } from "../../lib/net/tcp_connect.ts";
-import { runCli, startServer } from "../_helpers/cli.ts";
+import { formatAddress } from "../../lib/net/address.ts";
+import { ROOT, runCli, startServer } from "../_helpers/cli.ts";
+import { LIBC_MISSING } from "../_helpers/ffi.ts";
 
 Deno.test("serve: starts every server, prints where each listens, stops on SIGINT with exit 0", async () => {
   const data = await Deno.makeTempDir({ prefix: "wirebox-serve-" });
@@ -60,4 +62,29 @@ Deno.test("cli serve: the help lists every server's port option, aligned with th
   assert.ok(options.some((line) => line.startsWith("  --upload-port PORT")));
   const columns = new Set(options.map((line) => /^ {2}\S.*?\s{2,}(?=\S)/.exec(line)?.[0].length));
   assert.deepEqual([...columns], [27]);
+});
+
+Deno.test("serve: with the start task's own permissions, a TFTP transfer works (its thread can load its modules)", async () => {
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+  const data = await Deno.makeTempDir({ prefix: "wirebox-serve-" });
+  try {
+    // The task's flags, with its data folder moved into a temporary one.
+    const permissions = (config.tasks.start as string).split(" ").filter((word) => word.startsWith("--allow-"))
+      .map((flag) => flag.replaceAll("./wirebox-data", data));
+    const { server, endpoints } = await startServer(
+      ["serve", "--only", "tftp", "--any-port", "--host", "127.0.0.1", "--data", data],
+      { permissions, cwd: ROOT },
+    );
+    // Where it can run, the faster backend; not a silent fall back to the other.
+    await server.waitFor(new RegExp(`^ {2}tftp .* ${LIBC_MISSING ? "deno" : "ffi"} UDP backend\\)$`));
+    await Deno.writeTextFile(join(data, "tftp", "hello.txt"), "hello\n");
+    const got = await runCli(["tftp", "get", formatAddress(endpoints.udp), "hello.txt", "-"]);
+    assert.equal(got.code, 0, got.stderr);
+    assert.equal(got.stdout, "hello\n");
+    const result = await server.stop("SIGINT");
+    assert.equal(result.code, 0);
+    assert.equal(result.stderr, "");
+  } finally {
+    await Deno.remove(data, { recursive: true });
+  }
 });

@@ -142,6 +142,22 @@ Deno.test("cli: without --allow-ffi, auto serves on the deno backend and a force
   }
 });
 
+Deno.test({
+  name: "cli: without read access to wirebox's modules, auto serves on the deno backend and a forced ffi says why" +
+    (LIBC_MISSING ? ` (SKIPPED: ${LIBC_MISSING})` : ""),
+  ignore: LIBC_MISSING !== undefined,
+  async fn() {
+    await using dir = await tempDir();
+    const permissions = ["--allow-net", `--allow-read=${dir.path}`, `--allow-write=${dir.path}`, "--allow-ffi"];
+    const { server } = await startServer([...SERVE, dir.path], { permissions });
+    await using _ = server;
+    await server.waitFor(/transfers run on the deno UDP backend/);
+    const forced = await runCli([...SERVE, dir.path, "--udp-backend", "ffi"], { permissions });
+    assert.equal(forced.code, 1, forced.stderr);
+    assert.match(forced.stderr, /thread loads wirebox's modules from .*lib\/: grant --allow-read to it/);
+  },
+});
+
 Deno.test("cli: tftp serve on a port in use says so", async () => {
   const taken = listenUdp({ hostname: "127.0.0.1", port: 0 });
   try {
