@@ -1,14 +1,20 @@
 /**
- * A load generator for line-based chat servers (wirebox chat, `ncat --chat`):
- * C clients, spread over several processes, send 64-byte lines (flooding or
- * at a fixed total rate); every client counts what it receives, checks each
- * sender's order, and measures latency from the time stamp inside each line.
- * The server's CPU time is read from /proc/PID/stat around the run, so the
- * result holds even when the generator itself is saturated.
+ * A load generator for line-based chat servers (wirebox chat, `ncat --chat`)
+ * and IRC servers (ngIRCd): C clients, spread over several processes, send
+ * 64-byte lines (flooding or at a fixed total rate); every client counts what
+ * it receives, checks each sender's order, and measures latency from the time
+ * stamp inside each line. The server's CPU time is read from /proc/PID/stat
+ * around the run, so the result holds even when the generator itself is
+ * saturated.
+ *
+ * With `--irc` every client registers (NICK, USER), joins #bench and waits for
+ * the end of its NAMES list before the load starts; a line travels as
+ * `PRIVMSG #bench :<line>`, and PINGs are answered.
  *
  *   deno run -A scripts/bench/chat_load.ts --port 9999 --pid 1234 --clients 100 --messages 200
  *   deno run -A scripts/bench/chat_load.ts --port 9999 --pid 1234 --clients 100 --rate 100 --seconds 5
  *   deno run -A scripts/bench/chat_load.ts --port 9999 --pid 1234 --clients 20 --rate 2000 --seconds 10 --stuck 1
+ *   deno run -A scripts/bench/chat_load.ts --port 6667 --pid 1234 --clients 100 --messages 100 --irc
  *
  * Prints one JSON object: connect time, delivered lines, lines/s, latency
  * percentiles, loss, reordering, and CPU per delivered line for the server
@@ -22,12 +28,17 @@ import { LineFramer } from "../../lib/net/line_stream.ts";
 import { writeAll } from "../../lib/net/io.ts";
 import { cpuSeconds, rssBytes } from "./proc.ts";
 
+/** How clients talk to the server: plain lines, or IRC in one channel. */
+export type ChatProtocol = "text" | "irc";
+
 interface WorkerResult {
   received: number;
   expected: number;
   reordered: number;
   latencies: number[];
   cpuMs: number;
+  /** The first few errors the server sent (IRC only). */
+  serverErrors: string[];
 }
 
 const LINE_BYTES = 64; // the issue's figure; --line-bytes changes it
@@ -36,6 +47,18 @@ const LINE_BYTES = 64; // the issue's figure; --line-bytes changes it
 // lost with waves of 8, none one at a time), which would blame it for our load.
 const CONNECT_WAVE = 1;
 const encoder = new TextEncoder();
+const CHANNEL = "#bench";
+// ngIRCd disconnects a client whose unparsed input fills its 2 KiB read buffer
+// ("Receive buffer space exhausted"), and it reads eagerly, so TCP cannot hold
+// a flooding client back: an IRC client keeps at most this many bytes of its
+// lines unseen by the others, so that what the server has not parsed yet always
+// fits. (Against sending without a limit, which ngIRCd survived here only
+// because it kept up: at C=10 about 10% fewer lines/s and 10-15% more server CPU
+// per line; at C=100 and 500 no difference beyond noise.)
+const IRC_IN_FLIGHT_BYTES = 2047;
+// RFC 2812 2.3: a line is at most 512 bytes with its CR LF, and the server adds
+// ":nick!user@host " when it relays one; longer ones would be cut.
+const IRC_MAX_LINE_BYTES = 400;
 
 function now(): number {
   return performance.timeOrigin + performance.now();
@@ -46,9 +69,18 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-function line(id: string, seq: number, bytes: number): Uint8Array {
-  const head = `m ${id} ${seq} ${now().toFixed(3)} `;
-  return encoder.encode(head.padEnd(bytes - 1, "x") + "\n");
+function line(id: string, seq: number, bytes: number, protocol: ChatProtocol): Uint8Array {
+  const text = `m ${id} ${seq} ${now().toFixed(3)} `.padEnd(bytes - 1, "x");
+  return encoder.encode(protocol === "irc" ? `PRIVMSG ${CHANNEL} :${text}\r\n` : text + "\n");
+}
+
+/** An IRC line's command and parameters, the prefix dropped: ":n!u@h PRIVMSG #c :hi" -> ["PRIVMSG", "#c", "hi"]. */
+function ircWords(text: string): string[] {
+  let rest = text.startsWith(":") ? text.slice(text.indexOf(" ") + 1) : text;
+  const colon = rest.indexOf(" :");
+  const trailing = colon < 0 ? [] : [rest.slice(colon + 2)];
+  if (colon >= 0) rest = rest.slice(0, colon);
+  return [...rest.split(" ").filter((word) => word !== ""), ...trailing];
 }
 
 /** One process's share of the clients. Reads "go" on stdin, prints its result as JSON. */
@@ -65,16 +97,22 @@ async function worker(options: {
   run: string;
   waitMs: number;
   lineBytes: number;
+  protocol: ChatProtocol;
 }): Promise<void> {
+  const irc = options.protocol === "irc";
   const cpuStart = cpuSeconds("self") * 1000;
   const started = performance.now();
   const conns: Deno.TcpConn[] = [];
   for (let first = 0; first < options.count; first += CONNECT_WAVE) {
     const wave = Math.min(CONNECT_WAVE, options.count - first);
     conns.push(
-      ...await Promise.all(Array.from({ length: wave }, async () => {
+      ...await Promise.all(Array.from({ length: wave }, async (_, offset) => {
         const conn = await Deno.connect({ hostname: options.hostname, port: options.port });
         conn.setNoDelay(true);
+        if (irc) {
+          const nick = `w${options.run}${options.first + first + offset}`; // the run's token: 8 hex digits
+          await writeAll(conn, encoder.encode(`NICK ${nick}\r\nUSER bench 0 * :wirebox bench\r\n`));
+        }
         return conn;
       })),
     );
@@ -83,22 +121,41 @@ async function worker(options: {
   let received = 0;
   let reordered = 0;
   const latencies: number[] = [];
+  const serverErrors: string[] = [];
   const done = Promise.withResolvers<void>();
   let finished = 0;
-  // A client counts as connected once the server has said something to it.
+  // IRC: a client's answers to the server (PONG, JOIN) and its lines share its connection: one write at a time.
+  const writing = conns.map(() => Promise.resolve());
+  const send = irc
+    ? (index: number, bytes: Uint8Array) => (writing[index] = writing[index].then(() => writeAll(conns[index], bytes)))
+    : (index: number, bytes: Uint8Array) => writeAll(conns[index], bytes);
+  const reply = (index: number, text: string) => send(index, encoder.encode(text + "\r\n")).catch(() => {});
+  // IRC: a client keeps at most `window` of its lines unseen by the other
+  // clients of this process (see IRC_IN_FLIGHT_BYTES).
+  const window = irc && conns.length > 1
+    ? Math.max(1, Math.floor(IRC_IN_FLIGHT_BYTES / line("", 0, options.lineBytes, "irc").length))
+    : Infinity;
+  const seen = conns.map(() => -1);
+  const wakers: PromiseWithResolvers<boolean>[] = [];
+  // Whether client `index` may send line `seq` (false when its lines stopped arriving).
+  const roomFor = async (index: number, seq: number): Promise<boolean> => {
+    while (seq - seen[index] > window) {
+      const waker = (wakers[index] = Promise.withResolvers<boolean>());
+      const timer = setTimeout(() => waker.resolve(false), options.waitMs);
+      const moved = await waker.promise;
+      clearTimeout(timer);
+      if (!moved) return false;
+    }
+    return true;
+  };
+  // A client counts as connected once the server has said something to it
+  // (IRC: once it has joined the channel, at the end of the NAMES list).
   const greeted = conns.map(() => Promise.withResolvers<void>());
   const readers = conns.map(async (conn, index) => {
     const last = new Map<string, number>();
     let mine = 0;
     const framer = new LineFramer({ maxLineBytes: 1 << 16 });
-    const onLine = (text: string | { overlong: true }) => {
-      greeted[index].resolve();
-      if (typeof text !== "string") return;
-      // Found by its run's token wherever it stands: ncat --chat prefixes only the
-      // first line of each chunk it relays with "<userN> ", so under a flood most
-      // lines arrive without a sender (its defect, but not a loss).
-      const at = text.indexOf(`m ${options.run}.`);
-      if (at < 0) return; // not ours, or history from an earlier run
+    const count = (text: string, at: number) => {
       const [, id, seqText, sent] = text.slice(at).split(" ", 4);
       const seq = Number(seqText);
       if ((last.get(id) ?? -1) >= seq) reordered++;
@@ -106,7 +163,36 @@ async function worker(options: {
       received++;
       if (mine++ % options.sample === 0) latencies.push(now() - Number(sent));
       if (mine === perReceiver && ++finished === conns.length) done.resolve();
+      if (irc) {
+        const sender = Number(id.slice(id.indexOf(".") + 1)) - options.first;
+        if (seq > (seen[sender] ?? Infinity)) {
+          seen[sender] = seq;
+          wakers[sender]?.resolve(true);
+        }
+      }
     };
+    const onText = (text: string | { overlong: true }) => {
+      greeted[index].resolve();
+      if (typeof text !== "string") return;
+      // Found by its run's token wherever it stands: ncat --chat prefixes only the
+      // first line of each chunk it relays with "<userN> ", so under a flood most
+      // lines arrive without a sender (its defect, but not a loss).
+      const at = text.indexOf(`m ${options.run}.`);
+      if (at >= 0) count(text, at); // else not ours, or history from an earlier run
+    };
+    const onIrc = (text: string | { overlong: true }) => {
+      if (typeof text !== "string") return;
+      const [command, ...params] = ircWords(text);
+      if (command === "PRIVMSG" && params[0] === CHANNEL && params[1]?.startsWith(`m ${options.run}.`)) {
+        count(params[1], 0);
+      } else if (command === "PING") reply(index, `PONG :${params[0] ?? ""}`);
+      else if (command === "001") reply(index, `JOIN ${CHANNEL}`); // registered
+      else if (command === "366") greeted[index].resolve(); // end of the channel's NAMES: joined
+      else if ((command === "ERROR" || /^[45]\d\d$/.test(command)) && serverErrors.length < 3) {
+        serverErrors.push(text);
+      }
+    };
+    const onLine = irc ? onIrc : onText;
     const buffer = new Uint8Array(64 * 1024);
     try {
       while (true) {
@@ -125,11 +211,12 @@ async function worker(options: {
   const stdin = Deno.stdin.readable.getReader();
   await stdin.read();
   stdin.releaseLock();
-  const senders = conns.map(async (conn, index) => {
+  const senders = conns.map(async (_, index) => {
     const id = `${options.run}.${options.first + index}`;
     if (options.intervalMs === 0) {
       for (let seq = 0; seq < options.messages; seq++) {
-        await writeAll(conn, line(id, seq, options.lineBytes));
+        if (irc && !await roomFor(index, seq)) return;
+        await send(index, line(id, seq, options.lineBytes, options.protocol));
         // A write that completes at once resolves as a microtask: without a
         // real yield now and then, flooding senders starve this process's readers.
         if (seq % 32 === 31) await new Promise((resolve) => setTimeout(resolve, 0));
@@ -141,7 +228,8 @@ async function worker(options: {
     for (let seq = 0; seq < options.messages; seq++) {
       const wait = start + seq * options.intervalMs - now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      await writeAll(conn, line(id, seq, options.lineBytes));
+      if (irc && !await roomFor(index, seq)) return;
+      await send(index, line(id, seq, options.lineBytes, options.protocol));
     }
   });
   await Promise.all(senders);
@@ -156,6 +244,7 @@ async function worker(options: {
     reordered,
     latencies,
     cpuMs: (cpuSeconds("self") * 1000) - cpuStart,
+    serverErrors,
   };
   console.log(JSON.stringify(result));
 }
@@ -175,7 +264,7 @@ export interface ChatLoadOptions {
   procs?: number;
   /** Whether the server sends a client its own lines back (wirebox does, ncat does not). */
   selfEcho?: boolean;
-  /** Extra clients that connect and never read (slow consumers). */
+  /** Extra clients that connect and never read (slow consumers); text protocol only. */
   stuck?: number;
   /** Bytes per chat line, newline included.
    * @default {64} */
@@ -183,11 +272,21 @@ export interface ChatLoadOptions {
   /** After sending, how long to wait for every line to arrive before counting the rest as lost.
    * @default {15000} */
   waitMs?: number;
+  /** How clients talk to the server ("irc": registered, in one channel; no self-echo).
+   * @default {"text"} */
+  protocol?: ChatProtocol;
 }
 
 /** Runs one load round and returns its figures. */
 export async function runChatLoad(options: ChatLoadOptions) {
-  const procs = Math.max(1, Math.min(options.procs ?? 2, options.clients));
+  const protocol = options.protocol ?? "text";
+  const lineBytes = options.lineBytes ?? LINE_BYTES;
+  if (protocol === "irc" && (options.stuck || lineBytes > IRC_MAX_LINE_BYTES)) {
+    throw new RangeError(`IRC load: no stuck clients, lines of at most ${IRC_MAX_LINE_BYTES} bytes`);
+  }
+  // IRC: every process needs two clients, so that each sender's lines are seen by another one there.
+  const most = protocol === "irc" ? Math.floor(options.clients / 2) : options.clients;
+  const procs = Math.max(1, Math.min(options.procs ?? 2, most));
   const rate = options.rate ?? 0;
   const intervalMs = rate > 0 ? (1000 * options.clients) / rate : 0;
   const run = crypto.randomUUID().slice(0, 8);
@@ -209,11 +308,12 @@ export async function runChatLoad(options: ChatLoadOptions) {
           total: options.clients,
           messages: options.messages,
           intervalMs,
-          selfEcho: options.selfEcho ?? true,
+          selfEcho: options.selfEcho ?? protocol !== "irc",
           sample,
           run,
           waitMs: options.waitMs ?? 15_000,
-          lineBytes: options.lineBytes ?? LINE_BYTES,
+          lineBytes,
+          protocol,
         }),
       ],
       stdin: "piped",
@@ -280,6 +380,7 @@ export async function runChatLoad(options: ChatLoadOptions) {
     serverCpuUsPerLine: Number(((cpuMs * 1000) / received).toFixed(3)),
     serverRssMiB: [rssBefore, rssAfter].map((bytes) => Number((bytes / 1048576).toFixed(1))),
     generatorCpuMs: results.reduce((sum, result) => sum + result.cpuMs, 0),
+    serverErrors: [...new Set(results.flatMap((result) => result.serverErrors))].slice(0, 3),
   };
 }
 
@@ -298,6 +399,7 @@ if (import.meta.main) {
       procs: { type: "string", default: "2" },
       "no-self-echo": { type: "boolean" },
       stuck: { type: "string", default: "0" },
+      irc: { type: "boolean" },
     },
   });
   if (values.worker) {
@@ -314,8 +416,9 @@ if (import.meta.main) {
       messages,
       rate,
       procs: Number(values.procs),
-      selfEcho: !values["no-self-echo"],
+      selfEcho: !values["no-self-echo"] && !values.irc,
       stuck: Number(values.stuck),
+      protocol: values.irc ? "irc" : "text",
     });
     console.log(JSON.stringify(result));
   }

@@ -1,11 +1,13 @@
 /**
- * Chat: wirebox's chat server against `ncat --chat` under fan-out floods,
- * at a steady 100 messages/s, and with a client that never reads.
+ * Chat: wirebox's chat server against `ncat --chat` and the IRC server ngIRCd
+ * under fan-out floods, at a steady 100 messages/s, and with a client that
+ * never reads.
  *
  * @module
  */
 
-import { runChatLoad } from "../chat_load.ts";
+import { join } from "node:path";
+import { type ChatProtocol, runChatLoad } from "../chat_load.ts";
 import { type Case, type Contender, DataLossError, type Figures, type Scenario, targets } from "../harness.ts";
 import { RssSampler } from "../proc.ts";
 import { freePort, type Process, spawn, waitForPort } from "../processes.ts";
@@ -17,6 +19,7 @@ interface ChatServer {
   port: number;
   /** Whether it sends a client its own lines back. */
   selfEcho: boolean;
+  protocol: ChatProtocol;
 }
 
 async function startWireboxChat(): Promise<ChatServer> {
@@ -36,20 +39,79 @@ async function startWireboxChat(): Promise<ChatServer> {
     "--no-console",
     "-q",
   ]);
-  return { process, port: endpoints.tcp.port, selfEcho: true };
+  return { process, port: endpoints.tcp.port, selfEcho: true, protocol: "text" };
 }
 
 async function startNcatChat(): Promise<ChatServer> {
   const port = freePort("tcp");
   const process = spawn("ncat --chat", "ncat", ["--chat", "-l", "127.0.0.1", `${port}`, "--max-conns", "2000"]);
   await waitForPort("tcp", port);
-  return { process, port, selfEcho: false };
+  return { process, port, selfEcho: false, protocol: "text" };
 }
 
-const SERVERS: { name: string; needs: string[]; start: () => Promise<ChatServer> }[] = [
-  { name: "wirebox", needs: [], start: startWireboxChat },
-  { name: "ncat --chat", needs: ["ncat"], start: startNcatChat },
-];
+/**
+ * ngIRCd, in the foreground, on loopback, with its flood protection off as far
+ * as it goes. By default it stops reading a client for a second whenever that
+ * client sends more than 256 bytes in a second or more commands than it handles
+ * in one pass (3): flooding clients then get about 3 lines a second through
+ * (measured: 10 clients, 284 lines/s delivered), and the bench would time the
+ * throttle. "MaxPenaltyTime = 0" makes every such penalty 0 seconds; user mode
+ * F (which only an IRC operator may set, given to every client here through
+ * DefaultUserModes) exempts a client from throttling and lets a pass handle 10
+ * of its commands. What stays: a client whose unparsed input reaches 2 KiB is
+ * disconnected, so the IRC load keeps less than 2 KiB of a client's lines in
+ * flight (chat_load.ts); and a client with 32 KiB of output pending is
+ * disconnected, which the bench would report as lost lines.
+ */
+async function startNgircd(workdir: string): Promise<ChatServer> {
+  const port = freePort("tcp");
+  const dir = await Deno.makeTempDir({ dir: workdir, prefix: "ngircd-" });
+  const includes = join(dir, "conf.d"); // empty: keeps out the system's /etc/ngircd/ngircd.conf.d
+  await Deno.mkdir(includes);
+  const config = join(dir, "ngircd.conf");
+  await Deno.writeTextFile(
+    config,
+    [
+      "[Global]",
+      "Name = bench.wirebox.invalid",
+      "Info = wirebox bench",
+      "AdminInfo1 = wirebox bench",
+      "AdminInfo2 = loopback",
+      "AdminEMail = bench@wirebox.invalid",
+      "Listen = 127.0.0.1",
+      `Ports = ${port}`,
+      "MotdPhrase = bench",
+      "[Limits]",
+      "MaxConnections = 2100",
+      "MaxConnectionsIP = 0",
+      "MaxJoins = 10",
+      "MaxNickLength = 20",
+      "MaxPenaltyTime = 0",
+      "PingTimeout = 300",
+      "PongTimeout = 60",
+      "[Options]",
+      "DNS = no",
+      "Ident = no",
+      "PAM = no",
+      "DefaultUserModes = F",
+      `IncludeDir = ${includes}`,
+      "",
+    ].join("\n"),
+  );
+  const process = spawn("ngircd", "ngircd", ["--nodaemon", "--config", config]);
+  await waitForPort("tcp", port);
+  return { process, port, selfEcho: false, protocol: "irc" };
+}
+
+interface ChatServerKind {
+  name: string;
+  needs: string[];
+  start: (workdir: string) => Promise<ChatServer>;
+}
+
+const WIREBOX: ChatServerKind = { name: "wirebox", needs: [], start: startWireboxChat };
+const NCAT: ChatServerKind = { name: "ncat --chat", needs: ["ncat"], start: startNcatChat };
+const NGIRCD: ChatServerKind = { name: "ngircd", needs: ["ngircd"], start: startNgircd };
 
 type Load = Parameters<typeof runChatLoad>[0];
 
@@ -66,6 +128,7 @@ async function measure(
     port: server.port,
     pid: server.process.pid,
     selfEcho: server.selfEcho,
+    protocol: server.protocol,
   });
   const figures: Figures = {
     linesPerSecond: result.linesPerSecond,
@@ -78,21 +141,26 @@ async function measure(
     generatorCpu: result.generatorCpuMs,
   };
   if (result.lost > 0 || result.reordered > 0) {
+    const said = result.serverErrors.length > 0 ? `; the server said: ${result.serverErrors.join(" / ")}` : "";
     throw new DataLossError(
       `${result.lost} of ${result.lost + result.delivered} lines undelivered, ${result.reordered} out of order ` +
-        `(p99 ${result.p99Ms} ms, ${result.seconds} s)`,
+        `(p99 ${result.p99Ms} ms, ${result.seconds} s)${said}`,
       figures,
     );
   }
   return figures;
 }
 
-function contenders(run: (server: ChatServer) => Promise<Figures>): Contender[] {
-  return SERVERS.map(({ name, needs, start }) => ({
+function contenders(
+  servers: ChatServerKind[],
+  workdir: string,
+  run: (server: ChatServer) => Promise<Figures>,
+): Contender[] {
+  return servers.map(({ name, needs, start }) => ({
     name,
     needs,
     async run() {
-      const server = await start();
+      const server = await start(workdir);
       try {
         return await run(server);
       } finally {
@@ -113,9 +181,9 @@ const FANOUT_METRICS = [
 
 export const chat: Scenario = {
   name: "chat",
-  description: "group chat fan-out, steady latency and a slow consumer: wirebox chat vs ncat --chat",
+  description: "group chat fan-out, steady latency and a slow consumer: wirebox chat vs ncat --chat and ngIRCd",
   needs: [],
-  cases({ quick }) {
+  cases({ quick, workdir }) {
     const cases: Case[] = [];
     // Flood: every client sends `messages` lines as fast as the server takes them.
     const floods = quick
@@ -130,7 +198,11 @@ export const chat: Scenario = {
           ...(clients === 100 ? [targets.absolute("cpuPerLine", "<=", 0.5, "µs")] : []),
           ...(clients === 500 ? [targets.absolute("connect", "<=", 2000, "ms")] : []),
         ],
-        contenders: contenders((server) => measure(server, { clients, messages, procs: clients > 50 ? 2 : 1 }, quick)),
+        contenders: contenders(
+          [WIREBOX, NCAT, NGIRCD],
+          workdir,
+          (server) => measure(server, { clients, messages, procs: clients > 50 ? 2 : 1 }, quick),
+        ),
       });
     }
 
@@ -141,15 +213,21 @@ export const chat: Scenario = {
       name: `C=100 at 100 messages/s for ${seconds} s`,
       metrics: FANOUT_METRICS.filter((metric) => ["p50", "p99", "cpuPerLine"].includes(metric.key)),
       targets: [targets.absolute("p99", "<=", 2, "ms")],
-      contenders: contenders((server) =>
-        measure(server, { clients: 100, rate: 100, messages: Math.round((100 * seconds) / 100), procs: 2 }, quick)
+      contenders: contenders(
+        [WIREBOX, NCAT, NGIRCD],
+        workdir,
+        (server) =>
+          measure(server, { clients: 100, rate: 100, messages: Math.round((100 * seconds) / 100), procs: 2 }, quick),
       ),
     });
 
     // A client that never reads, among 20 chatters: the others must not notice.
     // 1 KiB lines, so that what piles up for the stuck client outgrows its socket
     // buffers (several MB on loopback) within the run: only then does a server that
-    // blocks on one client show it.
+    // blocks on one client show it. ngIRCd sits this one out: IRC lines end at 512
+    // bytes (RFC 2812; it disconnects a client that sends a longer one), so it
+    // cannot carry this load, and it drops a client with 32 KiB of output pending
+    // rather than keep serving it.
     const chatters = 20;
     const slowMessages = quick ? 200 : 1000; // each, at 2000 lines/s in all: 4 MB / 20 MB
     cases.push({
@@ -162,7 +240,7 @@ export const chat: Scenario = {
         { key: "rss", unit: "MB server peak RSS", higherIsBetter: false },
       ],
       targets: [targets.absolute("slowdown", "<=", 2, "×"), targets.absolute("rss", "<=", 100, "MB")],
-      contenders: contenders(async (server) => {
+      contenders: contenders([WIREBOX, NCAT], workdir, async (server) => {
         const load = { clients: chatters, messages: slowMessages, rate: 2000, procs: 1, lineBytes: 1024 };
         const baseline = await measure(server, load, quick);
         const stuck = await measure(server, { ...load, stuck: 1 }, quick);
