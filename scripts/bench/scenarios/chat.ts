@@ -123,7 +123,7 @@ async function measure(
 ): Promise<Figures> {
   const rss = new RssSampler(server.process.pid);
   const result = await runChatLoad({
-    waitMs: quick ? 5_000 : 15_000,
+    waitMs: quick ? 3_000 : 15_000,
     ...load,
     port: server.port,
     pid: server.process.pid,
@@ -207,7 +207,7 @@ export const chat: Scenario = {
     }
 
     // Steady: 100 clients, 100 messages per second in all.
-    const seconds = quick ? 2 : 5;
+    const seconds = quick ? 1 : 5;
     cases.push({
       scenario: "chat-latency",
       name: `C=100 at 100 messages/s for ${seconds} s`,
