@@ -202,19 +202,11 @@ export class ChatClient {
   }
 
   async #readLoop(): Promise<ChatEnd> {
-    const framer = new LineFramer({ maxLineBytes: MAX_EVENT_BYTES });
-    const buffer = new Uint8Array(64 * 1024);
-    const onLine = (line: string | { overlong: true }) => {
-      if (typeof line === "string") this.#line(line);
-    };
     let failure: string | undefined;
     try {
-      while (true) {
-        const n = await this.#conn.read(buffer);
-        if (n === null) break;
-        framer.push(buffer.subarray(0, n), onLine);
-      }
-      framer.end(onLine);
+      await new LineFramer({ maxLineBytes: MAX_EVENT_BYTES }).readFrom(this.#conn, (line) => {
+        if (typeof line === "string") this.#line(line);
+      });
     } catch (error) {
       if (!isDisconnect(error)) throw error;
       if (!this.#quitting) failure = error instanceof Deno.errors.ConnectionReset ? "reset" : "lost";

@@ -124,6 +124,30 @@ export class LineFramer {
     this.#discarding = false;
   }
 
+  /**
+   * Reads `reader` to its end (64 KiB at a time), framing what arrives;
+   * a read's error is thrown.
+   *
+   * @example Usage
+   * ```ts
+   * import { LineFramer } from "./line_stream.ts";
+   * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 9999 });
+   * await new LineFramer({ maxLineBytes: 4096 }).readFrom(conn, console.log);
+   * ```
+   */
+  async readFrom(
+    reader: { read(buffer: Uint8Array): Promise<number | null> },
+    emit: (line: LineChunk) => void,
+  ): Promise<void> {
+    const buffer = new Uint8Array(64 * 1024);
+    while (true) {
+      const n = await reader.read(buffer);
+      if (n === null) break;
+      this.push(buffer.subarray(0, n), emit);
+    }
+    this.end(emit);
+  }
+
   #overflow(emit: (line: LineChunk) => void, lineContinues: boolean): void {
     this.#reset();
     this.#discarding = lineContinues;

@@ -193,13 +193,8 @@ async function worker(options: {
       }
     };
     const onLine = irc ? onIrc : onText;
-    const buffer = new Uint8Array(64 * 1024);
     try {
-      while (true) {
-        const n = await conn.read(buffer);
-        if (n === null) break;
-        framer.push(buffer.subarray(0, n), onLine);
-      }
+      await framer.readFrom(conn, onLine);
     } catch { /* closed at the end */ }
   });
   const greetTimeout = setTimeout(() => greeted.forEach((greeting) => greeting.resolve()), 30_000);

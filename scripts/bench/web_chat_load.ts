@@ -69,18 +69,13 @@ async function tcpClient(port: number, id: string): Promise<Client> {
     closed: Promise.resolve(),
   };
   client.closed = (async () => {
-    const buffer = new Uint8Array(64 * 1024);
     const onLine = (line: string | { overlong: true }) => {
       if (typeof line !== "string") return;
       const at = line.indexOf("> ");
       if (at > 0) record(client, line.slice(at + 2));
     };
     try {
-      while (true) {
-        const n = await conn.read(buffer);
-        if (n === null) break;
-        framer.push(buffer.subarray(0, n), onLine);
-      }
+      await framer.readFrom(conn, onLine);
     } catch { /* closed */ }
   })();
   return client;

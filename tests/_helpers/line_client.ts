@@ -9,7 +9,7 @@
 import type { HostPort } from "../../lib/net/address.ts";
 import { closeQuietly } from "../../lib/net/errors.ts";
 import { writeAll } from "../../lib/net/io.ts";
-import { LineFramer } from "../../lib/net/line_stream.ts";
+import { type LineChunk, LineFramer } from "../../lib/net/line_stream.ts";
 
 const encoder = new TextEncoder();
 
@@ -122,9 +122,7 @@ export class LineClient {
   }
 
   async #read(): Promise<void> {
-    const framer = new LineFramer({ maxLineBytes: 1 << 20 });
-    const buffer = new Uint8Array(64 * 1024);
-    const onLine = (line: string | { overlong: true }) => {
+    const onLine = (line: LineChunk) => {
       if (typeof line !== "string") return;
       this.lines.push(line);
       for (const waiter of [...this.#waiters]) {
@@ -135,12 +133,7 @@ export class LineClient {
       }
     };
     try {
-      while (true) {
-        const n = await this.#conn.read(buffer);
-        if (n === null) break;
-        framer.push(buffer.subarray(0, n), onLine);
-      }
-      framer.end(onLine);
+      await new LineFramer({ maxLineBytes: 1 << 20 }).readFrom(this.#conn, onLine);
     } catch {
       // Closed by us or reset by the server: either way the connection is over.
     } finally {
