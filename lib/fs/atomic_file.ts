@@ -110,6 +110,11 @@ export class AtomicFile {
     return this.#written;
   }
 
+  /** The temporary file's metadata. */
+  stat(): Promise<Deno.FileInfo> {
+    return this.#open().stat();
+  }
+
   /** Appends `bytes` (all of them). */
   async write(bytes: Uint8Array): Promise<void> {
     const file = this.#open();

@@ -7,13 +7,31 @@
  * @module
  */
 
+import type { AtomicFile } from "../fs/atomic_file.ts";
 import { encodeNetascii, NetasciiDecoder } from "./netascii.ts";
+
+/**
+ * A file that a source's or sink's bytes are, unconverted: a transfer thread
+ * may open it by `path` and read or write it itself, but only if what it
+ * opens is the very file vetted here (the same device and inode), so a path
+ * swapped in the meantime is refused rather than served.
+ */
+export interface FileIdentity {
+  /** Where the file is. */
+  path: string;
+  /** Its device. */
+  dev: number;
+  /** Its inode. */
+  ino: number;
+}
 
 /** Supplies a sender with blocks. */
 export interface BlockSource {
   /** Fills `into` completely, or partly once the data ends, and gives the bytes filled (0 at the end):
    * a number when the data was at hand, a promise when it had to be read first. */
   read(into: Uint8Array): number | Promise<number>;
+  /** The file these bytes are, from its start, when they are one (octet mode): a transfer thread may read it itself. */
+  readonly file?: FileIdentity;
 }
 
 /** Takes a receiver's blocks. */
@@ -22,6 +40,9 @@ export interface BlockSink {
   write(payload: Uint8Array): Promise<void> | void;
   /** Writes out everything still buffered. */
   flush(): Promise<void>;
+  /** The empty file these bytes go to, from its start, when they go to one unconverted (octet mode): a transfer
+   * thread may write it itself, and calls `flush()` here once it has. */
+  readonly file?: FileIdentity;
 }
 
 /** Options for {@linkcode readerSource} and {@linkcode writerSink}. */
@@ -81,6 +102,54 @@ export function readerSource(
     next = fetch(buffers[fetching]);
     return netascii ? netascii.subarray(0, encodeNetascii(chunk, netascii)) : chunk;
   });
+}
+
+/**
+ * Blocks from the open file at `path`, like {@linkcode readerSource}, that
+ * also name the file (octet mode), so that a transfer thread can read it
+ * itself instead (the ffi backend). Nothing is read here until asked.
+ *
+ * @example Usage
+ * ```ts
+ * import { fileSource } from "./block_io.ts";
+ * using file = await Deno.open("deno.json");
+ * const source = await fileSource(file, "deno.json");
+ * console.log(source.file?.path); // "deno.json"
+ * ```
+ */
+export async function fileSource(file: Deno.FsFile, path: string, options: BlockIoOptions = {}): Promise<BlockSource> {
+  const identity = options.mode === "netascii" ? undefined : identityOf(path, await file.stat());
+  let source: BlockSource | undefined;
+  return { file: identity, read: (into) => (source ??= readerSource(file, options)).read(into) };
+}
+
+/**
+ * A sink into an {@linkcode AtomicFile}, like {@linkcode writerSink}, that
+ * also names its temporary file (octet mode, nothing written yet), so that a
+ * transfer thread can write it itself instead (the ffi backend).
+ *
+ * @example Usage
+ * ```ts
+ * import { fileSink } from "./block_io.ts";
+ * import { AtomicFile } from "../fs/atomic_file.ts";
+ * await using file = await AtomicFile.create(`${await Deno.makeTempDir()}/boot.img`);
+ * const sink = await fileSink(file);
+ * await sink.write(new Uint8Array(512));
+ * await sink.flush();
+ * await file.commit();
+ * ```
+ */
+export async function fileSink(file: AtomicFile, options: BlockIoOptions = {}): Promise<BlockSink> {
+  const identity = options.mode === "netascii" || file.bytesWritten > 0
+    ? undefined
+    : identityOf(file.tempPath, await file.stat());
+  const sink = writerSink(file, options);
+  return { file: identity, write: (payload) => sink.write(payload), flush: () => sink.flush() };
+}
+
+/** A file's identity, where the platform reports one (not on Windows). */
+function identityOf(path: string, info: Deno.FileInfo): FileIdentity | undefined {
+  return info.dev !== null && info.ino !== null && info.isFile ? { path, dev: info.dev, ino: info.ino } : undefined;
 }
 
 async function fill(

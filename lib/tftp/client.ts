@@ -12,7 +12,7 @@
 import { type HostPort, sameAddress } from "../net/address.ts";
 import { AtomicFile } from "../fs/atomic_file.ts";
 import { openTransferLink, resolveBackend, type UdpBackendChoice } from "./backend.ts";
-import { type BlockSink, type BlockSource, readerSource, writerSink } from "./block_io.ts";
+import { type BlockSink, type BlockSource, fileSink, fileSource } from "./block_io.ts";
 import { errorPacketFor, tftpError, tftpInfo, timeoutError } from "./errors.ts";
 import { acceptOack, DEFAULT_SETTINGS, requestOptions, type TransferSettings } from "./options.ts";
 import {
@@ -211,7 +211,7 @@ export async function downloadFile(
   options: TftpClientOptions = {},
 ): Promise<TftpResult> {
   await using file = await AtomicFile.create(localPath);
-  return await tftpGet(server, remote, writerSink(file, { mode: mode(options), blksize: blksize(options) }), {
+  return await tftpGet(server, remote, await fileSink(file, { mode: mode(options), blksize: blksize(options) }), {
     ...options,
     finish: async () => void await file.commit(),
   });
@@ -234,7 +234,7 @@ export async function uploadFile(
 ): Promise<TftpResult> {
   using file = await Deno.open(localPath, { read: true });
   const { size } = await file.stat();
-  const source = readerSource(file, { mode: mode(options), blksize: blksize(options) });
+  const source = await fileSource(file, localPath, { mode: mode(options), blksize: blksize(options) });
   return await tftpPut(server, remote, source, { ...options, size });
 }
 

@@ -24,7 +24,7 @@ import { resolveInside } from "../fs/safe_path.ts";
 import { formatBytes, formatDuration, formatRate } from "../text/format.ts";
 import { stripControls } from "../text/sanitize.ts";
 import { openTransferLink, resolveBackend, type UdpBackendChoice } from "./backend.ts";
-import { readerSource, writerSink } from "./block_io.ts";
+import { fileSink, fileSource } from "./block_io.ts";
 import { errorPacketFor, tftpError, tftpInfo } from "./errors.ts";
 import { isSupportedMode, negotiate, type ServerLimits, type TransferSettings } from "./options.ts";
 import {
@@ -354,10 +354,13 @@ class Transfer {
     if (!info.isFile) throw await this.#refuse(link, tftpError(ErrorCode.accessViolation, "Not a regular file"));
     const negotiated = await this.#negotiate(link, info.size);
     using file = await this.#orRefuse(link, Deno.open(path, { read: true }));
-    const source = readerSource(file, {
-      mode: this.#request.mode as "octet" | "netascii",
-      blksize: negotiated.settings.blksize,
-    });
+    const source = await this.#orRefuse(
+      link,
+      fileSource(file, path, {
+        mode: this.#request.mode as "octet" | "netascii",
+        blksize: negotiated.settings.blksize,
+      }),
+    );
     await this.#transfer((onProgress) =>
       link.sendBlocks(source, {
         opening: negotiated.oack,
@@ -385,12 +388,13 @@ class Transfer {
     // The complete file is renamed into place before the final ACK, so a client told "done"
     // finds it; it is flushed to disk just after (an fsync of 32 MiB takes 40-60 ms).
     await using file = await this.#orRefuse(link, AtomicFile.create(path, { fsync: false }));
-    const written = writerSink(file, {
-      mode: this.#request.mode as "octet" | "netascii",
-      blksize: negotiated.settings.blksize,
-    });
+    const written = await this.#orRefuse(
+      link,
+      fileSink(file, { mode: this.#request.mode as "octet" | "netascii", blksize: negotiated.settings.blksize }),
+    );
     let stored = path;
     const sink = {
+      file: written.file,
       write: (payload: Uint8Array) => written.write(payload),
       flush: async () => {
         await written.flush();

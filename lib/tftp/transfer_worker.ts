@@ -3,8 +3,10 @@
  * (a {@linkcode BlockingLink} on libc) and runs the state machines over it,
  * so that each datagram costs a system call and no event-loop round trip.
  * The main thread drives it with the messages of `worker_protocol.ts`
- * through `WorkerLink`; file data stays on the main thread and crosses in
- * chunks of whole blocks, two at a time at most each way (bounded memory).
+ * through `WorkerLink`. A plain file (octet mode) the worker opens and reads
+ * or writes itself (`local_file.ts`); other data (netascii, stdin) stays on
+ * the main thread and crosses in chunks of whole blocks, two at a time at
+ * most each way (bounded memory).
  *
  * Operations run one after another; the data messages of the running one
  * (chunks, written, flushed) are taken as they come.
@@ -13,8 +15,9 @@
  */
 
 import { BlockingUdpSocket } from "../net/libc_udp.ts";
-import { type BlockSink, ChunkSource } from "./block_io.ts";
+import { type BlockSink, type BlockSource, ChunkSource } from "./block_io.ts";
 import { BlockingLink } from "./blocking_link.ts";
+import { LocalFileSink, localFileSource } from "./local_file.ts";
 import { dally, receiveBlocks } from "./receiver.ts";
 import { RetransmitTimer } from "./rto.ts";
 import { sendBlocks, type TransferOptions } from "./sender.ts";
@@ -92,7 +95,8 @@ class RemoteChunks {
 
 /** A sink that gathers blocks into chunks and sends them to the main thread to write. */
 class RemoteSink implements BlockSink {
-  #free: ArrayBuffer[];
+  #free: ArrayBuffer[] | undefined;
+  #chunkBytes: number;
   #current: Uint8Array | undefined;
   #length = 0;
   #error: Error | undefined;
@@ -100,12 +104,12 @@ class RemoteSink implements BlockSink {
   #flushed = false;
 
   constructor(chunkBytes: number) {
-    this.#free = [new ArrayBuffer(chunkBytes), new ArrayBuffer(chunkBytes)];
+    this.#chunkBytes = chunkBytes;
   }
 
   /** A chunk came back from the main thread (written, or not). */
   returned(buffer: ArrayBuffer, error: SerializedError | undefined): void {
-    this.#free.push(buffer);
+    this.#free?.push(buffer);
     if (error) this.#error ??= mainError(error);
     this.#wake();
   }
@@ -126,8 +130,10 @@ class RemoteSink implements BlockSink {
     if (this.#error) throw this.#error;
     if (this.#current && this.#length + payload.length > this.#current.length) this.#send();
     if (!this.#current) {
-      const buffer = this.#free.pop();
-      if (!buffer) return this.#waitFor(() => this.#free.length > 0).then(() => this.write(payload));
+      // Allocated at the first block: a sink the worker writes itself never needs them.
+      const free = this.#free ??= [new ArrayBuffer(this.#chunkBytes), new ArrayBuffer(this.#chunkBytes)];
+      const buffer = free.pop();
+      if (!buffer) return this.#waitFor(() => free.length > 0).then(() => this.write(payload));
       this.#current = new Uint8Array(buffer);
     }
     this.#current.set(payload, this.#length);
@@ -186,6 +192,8 @@ let link: BlockingLink | undefined;
 let source: RemoteChunks | undefined;
 let sink: RemoteSink | undefined;
 let running: Promise<void> = Promise.resolve();
+/** The running job's file, when the worker reads or writes it itself. */
+let local: { close(): void } | undefined;
 
 scope.onmessage = (event) => {
   const message = event.data;
@@ -254,9 +262,14 @@ async function perform(message: ToWorker): Promise<void> {
       case "send-blocks": {
         const progress = progressReporter(message.job.progress);
         const { timer, options } = transferOptions(message.job, opened(), progress.report);
-        source = new RemoteChunks();
-        const chunks = source;
-        const stats = await sendBlocks(opened(), new ChunkSource(() => chunks.next()), {
+        let from: BlockSource;
+        if (message.job.file) {
+          from = local = localFileSource(message.job.file, message.job.settings.blksize, message.job.chunkBytes);
+        } else {
+          const chunks = source = new RemoteChunks();
+          from = new ChunkSource(() => chunks.next());
+        }
+        const stats = await sendBlocks(opened(), from, {
           ...options,
           opening: message.job.opening,
         });
@@ -267,8 +280,13 @@ async function perform(message: ToWorker): Promise<void> {
         const { job } = message;
         const progress = progressReporter(job.progress);
         const { timer, options } = transferOptions(job, opened(), progress.report);
-        sink = new RemoteSink(job.chunkBytes);
-        const result = await receiveBlocks(opened(), sink, {
+        const remote = sink = new RemoteSink(job.chunkBytes);
+        let into: BlockSink = remote;
+        if (job.file) {
+          // The main thread's sink is flushed once the file is written (it renames it into place).
+          into = local = new LocalFileSink(job.file, job.chunkBytes, () => remote.flush());
+        }
+        const result = await receiveBlocks(opened(), into, {
           ...options,
           opening: job.opening,
           first: job.first,
@@ -295,6 +313,10 @@ async function perform(message: ToWorker): Promise<void> {
     post({ op: "reply", id: message.id, error: serializeError(error, origin) });
   } finally {
     link?.flush();
+    try {
+      local?.close();
+    } catch { /* already closed */ }
+    local = undefined;
     source = undefined;
     sink = undefined;
   }

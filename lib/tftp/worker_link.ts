@@ -396,12 +396,12 @@ export class WorkerLink implements TransferLink {
 
   async sendBlocks(source: BlockSource, options: SenderOptions): Promise<TransferStats> {
     const job = this.#startJob(options, { source });
-    // Two chunks ahead: one being sent, one ready.
-    for (let i = 0; i < 2; i++) this.#refill(new ArrayBuffer(job.chunkBytes));
+    // A file the worker reads itself; else two chunks ahead: one being sent, one ready.
+    if (!source.file) { for (let i = 0; i < 2; i++) this.#refill(new ArrayBuffer(job.chunkBytes)); }
     const result = await this.#runJob<SenderResult>(options, {
       op: "send-blocks",
       id: 0,
-      job: this.#jobOptions(options, job),
+      job: { ...this.#jobOptions(options, job), file: source.file },
     });
     const { bytes, blocks, retransmitted } = result;
     return { bytes, blocks, retransmitted };
@@ -412,7 +412,12 @@ export class WorkerLink implements TransferLink {
     const result = await this.#runJob<ReceiverResult>(options, {
       op: "receive-blocks",
       id: 0,
-      job: { ...this.#jobOptions(options, job), first: options.first?.slice(), maxBytes: options.maxBytes },
+      job: {
+        ...this.#jobOptions(options, job),
+        file: sink.file,
+        first: options.first?.slice(),
+        maxBytes: options.maxBytes,
+      },
     });
     const { bytes, blocks, retransmitted, finalAck } = result;
     return { bytes, blocks, retransmitted, finalAck };

@@ -9,6 +9,7 @@
  */
 
 import type { HostPort } from "../net/address.ts";
+import type { FileIdentity } from "./block_io.ts";
 import type { TransferSettings } from "./options.ts";
 import type { RetransmitOptions, RetransmitSnapshot } from "./rto.ts";
 import type { TransferStats } from "./sender.ts";
@@ -33,6 +34,8 @@ export interface JobOptions {
   progress: boolean;
   /** Bytes per data chunk (a whole number of blocks). */
   chunkBytes: number;
+  /** The file to read or write on the worker's thread; without it, data crosses in chunks. */
+  file?: FileIdentity;
   opening?: Uint8Array;
 }
 

@@ -1,13 +1,14 @@
 /**
  * What the ffi backend adds: transfer threads that are woken at once by an
  * abort, errors of the main thread's source or sink that reach the peer and
- * come back as the very same error, exact timeouts, a server whose threads
+ * come back as the very same error, files read and written by the thread
+ * itself (only the very file vetted), exact timeouts, a server whose threads
  * are all busy serving on the deno backend, and threads that end.
  */
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { memorySink } from "../../lib/tftp/block_io.ts";
+import { type BlockSource, type FileIdentity, memorySink } from "../../lib/tftp/block_io.ts";
 import { downloadFile } from "../../lib/tftp/client.ts";
 import { DEFAULT_SETTINGS } from "../../lib/tftp/options.ts";
 import { encodeAck, encodeData, encodeError, encodeRequest, ErrorCode } from "../../lib/tftp/packet.ts";
@@ -90,6 +91,100 @@ libcTest("ffi link: a sink failing on this thread is reported to the peer (disk 
     await receiving;
   } finally {
     await link.close();
+  }
+});
+
+/** A file's identity, as the main thread vets it. */
+async function identity(path: string): Promise<FileIdentity> {
+  const { dev, ino } = await Deno.stat(path);
+  return { path, dev: dev!, ino: ino! };
+}
+
+/** Sends `file`'s blocks to the peer, acknowledging each, and returns what arrived. */
+async function fetchAll(link: WorkerLink, peer: RawPeer, source: BlockSource, blksize: number): Promise<Uint8Array> {
+  const sending = link.sendBlocks(source, { settings: { ...DEFAULT_SETTINGS, blksize } });
+  const parts: Uint8Array[] = [];
+  while (true) {
+    const { packet } = await peer.receive();
+    assert.equal(packet.type, "DATA", JSON.stringify(packet));
+    if (packet.type !== "DATA") break;
+    parts.push(packet.data.slice());
+    await peer.send(encodeAck(packet.block), link.localAddress);
+    if (packet.data.length < blksize) break;
+  }
+  await sending;
+  const all = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  parts.reduce((offset, part) => (all.set(part, offset), offset + part.length), 0);
+  return all;
+}
+
+const NOT_HERE = () => {
+  throw new Error("read or written on the main thread");
+};
+
+libcTest("ffi link: a file is read by the thread itself, in chunks or straight into packets", async (t) => {
+  await using dir = await tempDir();
+  const path = await makeFile(dir.path, "boot.img", 200_000);
+  for (const blksize of [512, 32768]) {
+    await t.step(`blksize ${blksize}`, async () => {
+      await using peer = new RawPeer();
+      const link = await openLink(peer);
+      try {
+        // The main thread's read would fail the transfer: every byte must come from the thread.
+        const got = await fetchAll(link, peer, { file: await identity(path), read: NOT_HERE }, blksize);
+        assert.deepEqual(got, await Deno.readFile(path));
+      } finally {
+        await link.close();
+      }
+    });
+  }
+});
+
+libcTest("ffi link: a file replaced after it was vetted is refused, not served (access violation)", async () => {
+  await using dir = await tempDir();
+  const path = await makeFile(dir.path, "boot.img", 5000, 1);
+  const vetted = await identity(path);
+  await Deno.rename(await makeFile(dir.path, "other.img", 5000, 2), path);
+  await using peer = new RawPeer();
+  const link = await openLink(peer);
+  try {
+    await assert.rejects(link.sendBlocks({ file: vetted, read: NOT_HERE }, { settings: DEFAULT_SETTINGS }), {
+      name: "PermissionDenied",
+    });
+    const { packet } = await peer.receive();
+    assert.ok(packet.type === "ERROR" && packet.code === ErrorCode.accessViolation, JSON.stringify(packet));
+  } finally {
+    await link.close();
+  }
+});
+
+libcTest("ffi link: a file is written by the thread itself, complete before the main sink's flush runs", async (t) => {
+  await using dir = await tempDir();
+  const data = new Uint8Array(150_000).map((_, i) => i * 13);
+  for (const blksize of [512, 32768]) {
+    await t.step(`blksize ${blksize}`, async () => {
+      const path = join(dir.path, `upload-${blksize}.part`);
+      await Deno.writeFile(path, new Uint8Array());
+      let atFlush: Uint8Array | undefined;
+      const sink = {
+        file: await identity(path),
+        write: NOT_HERE,
+        flush: async () => void (atFlush = await Deno.readFile(path)),
+      };
+      await using peer = new RawPeer();
+      const link = await openLink(peer);
+      try {
+        const receiving = link.receiveBlocks(sink, { settings: { ...DEFAULT_SETTINGS, blksize } });
+        for (let block = 1; (block - 1) * blksize <= data.length; block++) {
+          await peer.send(encodeData(block, data.subarray((block - 1) * blksize, block * blksize)), link.localAddress);
+          assert.deepEqual((await peer.receive()).packet, { type: "ACK", block });
+        }
+        assert.equal((await receiving).bytes, data.length);
+        assert.deepEqual(atFlush, data, "the whole file was on disk when the main thread's flush ran");
+      } finally {
+        await link.close();
+      }
+    });
   }
 });
 
