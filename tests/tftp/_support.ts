@@ -260,6 +260,19 @@ export class RawPeer {
     return { packet: decodePacket(datagram.data.slice()), from: datagram.from };
   }
 
+  /**
+   * The next packet that is not a repeat: an ACK or DATA for a block below
+   * `block` is skipped, since the other side retransmits on its own timer
+   * when this (loaded) test is slow to answer.
+   */
+  async receiveFrom(block: number, timeoutMs = 5000): Promise<Packet | Malformed> {
+    while (true) {
+      const { packet } = await this.receive(timeoutMs);
+      if ((packet.type === "ACK" || packet.type === "DATA") && packet.block < block) continue;
+      return packet;
+    }
+  }
+
   /** The next datagram within `timeoutMs`, or null. */
   async maybeReceive(timeoutMs: number): Promise<Packet | Malformed | null> {
     const datagram = await this.#reader.receive(timeoutMs);

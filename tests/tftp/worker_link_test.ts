@@ -81,12 +81,12 @@ libcTest("ffi link: a sink failing on this thread is reported to the peer (disk 
     // Blocks until the sink's failure comes back to the thread (after a chunk, or at the final flush).
     for (let block = 1; block <= 600; block++) {
       await peer.send(encodeData(block, new Uint8Array(block === 600 ? 10 : 512)), link.localAddress);
-      const answer = await peer.receive();
-      if (answer.packet.type === "ERROR") {
-        assert.equal(answer.packet.code, ErrorCode.diskFull);
+      const answer = await peer.receiveFrom(block);
+      if (answer.type === "ERROR") {
+        assert.equal(answer.code, ErrorCode.diskFull);
         break;
       }
-      assert.deepEqual(answer.packet, { type: "ACK", block });
+      assert.deepEqual(answer, { type: "ACK", block });
     }
     await receiving;
   } finally {
@@ -104,9 +104,9 @@ async function identity(path: string): Promise<FileIdentity> {
 async function fetchAll(link: WorkerLink, peer: RawPeer, source: BlockSource, blksize: number): Promise<Uint8Array> {
   const sending = link.sendBlocks(source, { settings: { ...DEFAULT_SETTINGS, blksize } });
   const parts: Uint8Array[] = [];
-  while (true) {
-    const { packet } = await peer.receive();
-    assert.equal(packet.type, "DATA", JSON.stringify(packet));
+  for (let block = 1;; block++) {
+    const packet = await peer.receiveFrom(block);
+    assert.ok(packet.type === "DATA" && packet.block === block, JSON.stringify(packet));
     if (packet.type !== "DATA") break;
     parts.push(packet.data.slice());
     await peer.send(encodeAck(packet.block), link.localAddress);
@@ -177,7 +177,7 @@ libcTest("ffi link: a file is written by the thread itself, complete before the 
         const receiving = link.receiveBlocks(sink, { settings: { ...DEFAULT_SETTINGS, blksize } });
         for (let block = 1; (block - 1) * blksize <= data.length; block++) {
           await peer.send(encodeData(block, data.subarray((block - 1) * blksize, block * blksize)), link.localAddress);
-          assert.deepEqual((await peer.receive()).packet, { type: "ACK", block });
+          assert.deepEqual(await peer.receiveFrom(block), { type: "ACK", block });
         }
         assert.equal((await receiving).bytes, data.length);
         assert.deepEqual(atFlush, data, "the whole file was on disk when the main thread's flush ran");
@@ -198,7 +198,7 @@ libcTest("ffi link: received data reaches the sink whole; the timer's measuremen
     const data = new Uint8Array(300_000).map((_, i) => i * 7);
     for (let block = 1; (block - 1) * 512 <= data.length; block++) {
       await peer.send(encodeData(block, data.subarray((block - 1) * 512, block * 512)), link.localAddress);
-      assert.deepEqual((await peer.receive()).packet, { type: "ACK", block });
+      assert.deepEqual(await peer.receiveFrom(block), { type: "ACK", block });
     }
     const result = await receiving;
     assert.equal(result.bytes, data.length);
