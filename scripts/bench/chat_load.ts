@@ -137,8 +137,8 @@ interface Client {
   closed: boolean;
 }
 
-// A flooding client sends at most this many lines between two looks at the input, so that
-// this process keeps reading what it is sent while it floods.
+// Flooding clients send at most this many lines each between two looks at the input, so
+// that this process keeps reading what it is sent while it floods.
 const FLOOD_BURST = 32;
 
 /**
@@ -341,18 +341,29 @@ async function worker(options: WorkerOptions): Promise<void> {
     const at = performance.now();
     if (at >= scanAt) {
       const wall = now();
+      if (options.intervalMs === 0) {
+        // One line per client per pass, as separate clients would send them:
+        // a server then reads each client's lines one or a few at a time.
+        for (let pass = 0, sent = true; pass < FLOOD_BURST && sent; pass++) {
+          sent = false;
+          for (let index = 0; index < clients.length; index++) {
+            const client = clients[index];
+            if (client.stopped || client.out.length > 0 || !roomFor(client, index, at)) continue;
+            sendLine(client, index);
+            sent = true;
+          }
+        }
+      }
       let wake = 100; // at least this often: waiting clients give up after waitMs
       let sending = 0;
       for (let index = 0; index < clients.length; index++) {
         const client = clients[index];
         if (client.stopped) continue;
-        if (client.outSince > 0 && at - client.outSince > options.waitMs) abandon(client); // the server stopped reading it
-        else if (options.intervalMs === 0) {
-          for (let burst = 0; burst < FLOOD_BURST && !client.stopped && client.out.length === 0; burst++) {
-            if (!roomFor(client, index, at)) break;
-            sendLine(client, index);
-          }
-        } else if (client.due <= wall && client.out.length === 0 && roomFor(client, index, at)) {
+        if (client.outSince > 0 && at - client.outSince > options.waitMs) {
+          abandon(client); // the server stopped reading it
+          continue;
+        }
+        if (options.intervalMs > 0 && client.due <= wall && client.out.length === 0 && roomFor(client, index, at)) {
           sendLine(client, index);
         }
         if (client.stopped) continue;
