@@ -55,6 +55,12 @@ export class WriteQueue {
   #onCongestion: ((congested: boolean) => void) | undefined;
   #congested = false;
   #writeStarted = 0;
+  /** What the write in flight was given, to tell a partial write. */
+  #inFlight: Uint8Array | undefined;
+  // Made once: at low rates every line is its own write, and a closure per write is garbage per line.
+  #flushTask = () => this.#flush();
+  #onWritten = (n: number) => this.#written(n);
+  #onWriteFailed = (error: unknown) => this.#fail(error);
 
   constructor(writer: { write(p: Uint8Array): Promise<number> }, options: WriteQueueOptions = {}) {
     this.#writer = writer;
@@ -92,7 +98,7 @@ export class WriteQueue {
     if (!this.#congested && this.#queued > this.#highWater) this.#setCongested(true);
     if (!this.#writing) {
       this.#writing = true;
-      queueMicrotask(() => this.#flush());
+      queueMicrotask(this.#flushTask);
     }
     return true;
   }
@@ -148,7 +154,8 @@ export class WriteQueue {
     const taken = end - start === 1 ? chunks[start] : concat(chunks, start, end, size);
     this.#queued -= size;
     if (end === chunks.length) {
-      this.#chunks = [];
+      if (end === 1) chunks.pop(); // kept, not replaced: one array per queue, not one per write
+      else this.#chunks = [];
       this.#head = 0;
     } else if (end > 1024 && end * 2 > chunks.length) {
       this.#chunks = chunks.slice(end);
@@ -176,10 +183,15 @@ export class WriteQueue {
     } catch (error) {
       return this.#fail(error);
     }
-    written.then(
-      (n) => n < bytes.length ? this.#write(bytes.subarray(n)) : this.#flush(),
-      (error) => this.#fail(error),
-    );
+    this.#inFlight = bytes;
+    written.then(this.#onWritten, this.#onWriteFailed);
+  }
+
+  #written(n: number): void {
+    const bytes = this.#inFlight!;
+    this.#inFlight = undefined;
+    if (n < bytes.length) this.#write(bytes.subarray(n));
+    else this.#flush();
   }
 
   #fail(error: unknown): void {

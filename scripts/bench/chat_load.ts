@@ -7,6 +7,16 @@
  * around the run, so the result holds even when the generator itself is
  * saturated.
  *
+ * The generator must not be what is measured, so each worker process runs
+ * its clients in one synchronous loop over libc sockets and epoll (see
+ * libc_tcp.ts) and reads this run's lines straight from the received bytes
+ * (chat_lines.ts): at 100 messages/s to 100 clients, 8-11 µs of CPU per line
+ * received where `conn.read` and decoding took 13-17, more than the server
+ * spends sending it; in a flood, a third of the CPU per line. 64-bit Linux
+ * only, like the rest of the bench. The send time stamped in a line is taken
+ * just before the line is handed to the kernel; the receive time once the
+ * line has been read.
+ *
  * With `--irc` every client registers (NICK, USER), joins #bench and waits for
  * the end of its NAMES list before the load starts; a line travels as
  * `PRIVMSG #bench :<line>`, and PINGs are answered.
@@ -24,8 +34,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { LineFramer } from "../../lib/net/line_stream.ts";
-import { writeAll } from "../../lib/net/io.ts";
+import { LineScanner } from "./chat_lines.ts";
+import { TcpClients } from "./libc_tcp.ts";
 import { cpuSeconds, rssBytes } from "./proc.ts";
 
 /** How clients talk to the server: plain lines, or IRC in one channel. */
@@ -42,10 +52,6 @@ interface WorkerResult {
 }
 
 const LINE_BYTES = 64; // the issue's figure; --line-bytes changes it
-// One connect at a time per worker, as users arrive: simultaneous connects make
-// ncat --chat drop clients from its broadcast (seen here: 68 of 19800 lines
-// lost with waves of 8, none one at a time), which would blame it for our load.
-const CONNECT_WAVE = 1;
 const encoder = new TextEncoder();
 const CHANNEL = "#bench";
 // ngIRCd disconnects a client whose unparsed input fills its 2 KiB read buffer
@@ -83,159 +89,302 @@ function ircWords(text: string): string[] {
   return [...rest.split(" ").filter((word) => word !== ""), ...trailing];
 }
 
-/** One process's share of the clients. Reads "go" on stdin, prints its result as JSON. */
-async function worker(options: {
+/** What a worker is told: its share of the clients and the load. */
+interface WorkerOptions {
   hostname: string;
   port: number;
+  /** The number of its first client; it has `count` of the `total`. */
   first: number;
   count: number;
   total: number;
   messages: number;
+  /** Between one client's lines; 0 floods. */
   intervalMs: number;
   selfEcho: boolean;
+  /** One latency sample every `sample` lines a client receives. */
   sample: number;
   run: string;
   waitMs: number;
   lineBytes: number;
   protocol: ChatProtocol;
-}): Promise<void> {
+}
+
+/** One client of a worker. */
+interface Client {
+  /** As written in its lines: `<run>.<number>`. */
+  id: string;
+  scanner: LineScanner;
+  /** The last line number seen from each sender (by number), to tell reordering. */
+  last: Int32Array;
+  /** Lines of this run received. */
+  mine: number;
+  greeted: boolean;
+  /** Bytes the socket has not taken yet, oldest first; the first from `outOffset`. */
+  out: Uint8Array[];
+  outOffset: number;
+  /** Since when `out` has not moved (0 when empty). */
+  outSince: number;
+  /** Its socket took only part of `out`: watched until it takes more. */
+  blocked: boolean;
+  /** The next line to send. */
+  seq: number;
+  /** Paced: when that line is due (epoch ms). */
+  due: number;
+  /** IRC: since when it has waited for room in its window (0 when not waiting). */
+  waitingSince: number;
+  /** It sends nothing more: all sent, its lines stopped arriving, or its connection failed. */
+  stopped: boolean;
+  closed: boolean;
+}
+
+// Flooding clients send at most this many lines each between two looks at the input, so
+// that this process keeps reading what it is sent while it floods.
+const FLOOD_BURST = 32;
+
+/**
+ * One process's share of the clients, in one synchronous loop over libc
+ * sockets (see libc_tcp.ts for why). Reads "go" on stdin, prints its result
+ * as JSON.
+ */
+async function worker(options: WorkerOptions): Promise<void> {
   const irc = options.protocol === "irc";
   const cpuStart = cpuSeconds("self") * 1000;
   const started = performance.now();
-  const conns: Deno.TcpConn[] = [];
-  for (let first = 0; first < options.count; first += CONNECT_WAVE) {
-    const wave = Math.min(CONNECT_WAVE, options.count - first);
-    conns.push(
-      ...await Promise.all(Array.from({ length: wave }, async (_, offset) => {
-        const conn = await Deno.connect({ hostname: options.hostname, port: options.port });
-        conn.setNoDelay(true);
-        if (irc) {
-          const nick = `w${options.run}${options.first + first + offset}`; // the run's token: 8 hex digits
-          await writeAll(conn, encoder.encode(`NICK ${nick}\r\nUSER bench 0 * :wirebox bench\r\n`));
-        }
-        return conn;
-      })),
-    );
-  }
+  const sockets = new TcpClients();
+  const clients: Client[] = [];
   const perReceiver = options.messages * (options.selfEcho ? options.total : options.total - 1);
   let received = 0;
   let reordered = 0;
+  let finished = 0;
+  let greeted = 0;
   const latencies: number[] = [];
   const serverErrors: string[] = [];
-  const done = Promise.withResolvers<void>();
-  let finished = 0;
-  // IRC: a client's answers to the server (PONG, JOIN) and its lines share its connection: one write at a time.
-  const writing = conns.map(() => Promise.resolve());
-  const send = irc
-    ? (index: number, bytes: Uint8Array) => (writing[index] = writing[index].then(() => writeAll(conns[index], bytes)))
-    : (index: number, bytes: Uint8Array) => writeAll(conns[index], bytes);
-  const reply = (index: number, text: string) => send(index, encoder.encode(text + "\r\n")).catch(() => {});
   // IRC: a client keeps at most `window` of its lines unseen by the other
   // clients of this process (see IRC_IN_FLIGHT_BYTES).
-  const window = irc && conns.length > 1
+  const window = irc && options.count > 1
     ? Math.max(1, Math.floor(IRC_IN_FLIGHT_BYTES / line("", 0, options.lineBytes, "irc").length))
     : Infinity;
-  const seen = conns.map(() => -1);
-  const wakers: PromiseWithResolvers<boolean>[] = [];
-  // Whether client `index` may send line `seq` (false when its lines stopped arriving).
-  const roomFor = async (index: number, seq: number): Promise<boolean> => {
-    while (seq - seen[index] > window) {
-      const waker = (wakers[index] = Promise.withResolvers<boolean>());
-      const timer = setTimeout(() => waker.resolve(false), options.waitMs);
-      const moved = await waker.promise;
-      clearTimeout(timer);
-      if (!moved) return false;
+  const seen: number[] = [];
+  // When the clients are next looked at (performance.now()): when a line is
+  // due, when one may send again, or 100 ms on.
+  let scanAt = 0;
+
+  // No more lines from `client`, and what it has waiting is dropped.
+  const abandon = (client: Client) => {
+    client.stopped = true;
+    client.out = [];
+    client.outSince = 0;
+  };
+  const fail = (index: number) => {
+    const client = clients[index];
+    abandon(client);
+    client.closed = true;
+    sockets.closeOne(index);
+  };
+  // Sends what `index` has waiting, as far as its socket takes it.
+  const flush = (index: number) => {
+    const client = clients[index];
+    try {
+      while (client.out.length > 0) {
+        const bytes = client.outOffset > 0 ? client.out[0].subarray(client.outOffset) : client.out[0];
+        const sent = sockets.send(index, bytes);
+        if (sent > 0) client.outSince = performance.now();
+        if (sent < bytes.length) {
+          client.outOffset += sent;
+          if (!client.blocked) sockets.watchWritable(index, true);
+          client.blocked = true;
+          return;
+        }
+        client.out.shift();
+        client.outOffset = 0;
+      }
+    } catch {
+      return fail(index);
     }
-    return true;
+    client.outSince = 0;
+    if (!client.blocked) return;
+    client.blocked = false;
+    sockets.watchWritable(index, false);
+    scanAt = 0; // it may send again
+  };
+  // Queues `bytes` behind what waits; a client's lines and its answers to the server share its connection.
+  const send = (index: number, bytes: Uint8Array) => {
+    const client = clients[index];
+    if (client.closed) return;
+    if (client.out.length === 0) client.outSince = performance.now();
+    client.out.push(bytes);
+    if (client.out.length === 1) flush(index);
+  };
+  const reply = (index: number, text: string) => send(index, encoder.encode(text + "\r\n"));
+
+  const count = (index: number, sender: number, seq: number, sent: number) => {
+    const client = clients[index];
+    greet(client);
+    if (sender >= options.total) return; // not one of ours
+    if (client.last[sender] >= seq) reordered++;
+    client.last[sender] = seq;
+    received++;
+    if (client.mine++ % options.sample === 0) latencies.push(now() - sent);
+    if (client.mine === perReceiver) finished++;
+    const local = sender - options.first;
+    if (irc && local >= 0 && local < clients.length && seq > seen[local]) {
+      seen[local] = seq;
+      if (clients[local].waitingSince > 0) scanAt = 0;
+      clients[local].waitingSince = 0;
+    }
+  };
+  const greet = (client: Client) => {
+    if (client.greeted) return;
+    client.greeted = true;
+    greeted++;
   };
   // A client counts as connected once the server has said something to it
-  // (IRC: once it has joined the channel, at the end of the NAMES list).
-  const greeted = conns.map(() => Promise.withResolvers<void>());
-  const readers = conns.map(async (conn, index) => {
-    const last = new Map<string, number>();
-    let mine = 0;
-    const framer = new LineFramer({ maxLineBytes: 1 << 16 });
-    const count = (text: string, at: number) => {
-      const [, id, seqText, sent] = text.slice(at).split(" ", 4);
-      const seq = Number(seqText);
-      if ((last.get(id) ?? -1) >= seq) reordered++;
-      last.set(id, seq);
-      received++;
-      if (mine++ % options.sample === 0) latencies.push(now() - Number(sent));
-      if (mine === perReceiver && ++finished === conns.length) done.resolve();
-      if (irc) {
-        const sender = Number(id.slice(id.indexOf(".") + 1)) - options.first;
-        if (seq > (seen[sender] ?? Infinity)) {
-          seen[sender] = seq;
-          wakers[sender]?.resolve(true);
-        }
+  // (IRC: once it has joined the channel, at the end of the NAMES list). This
+  // run's lines are found by their token wherever it stands: ncat --chat
+  // prefixes only the first line of each chunk it relays with "<userN> ", so
+  // under a flood most lines arrive without a sender (its defect, but not a
+  // loss). Other lines are not ours, or history from an earlier run.
+  const onText = (index: number) => () => greet(clients[index]);
+  const onIrc = (index: number) => (text: string) => {
+    const [command, ...params] = ircWords(text);
+    if (command === "PING") reply(index, `PONG :${params[0] ?? ""}`);
+    else if (command === "001") reply(index, `JOIN ${CHANNEL}`); // registered
+    else if (command === "366") greet(clients[index]); // end of the channel's NAMES: joined
+    else if ((command === "ERROR" || /^[45]\d\d$/.test(command)) && serverErrors.length < 3) {
+      serverErrors.push(text);
+    }
+  };
+  const onOthers: ((text: string) => void)[] = [];
+  const onRuns: ((sender: number, seq: number, sent: number) => void)[] = [];
+
+  // Waits at most `timeoutMs` for input (and for room to send), and takes it.
+  const buffer = new Uint8Array(new ArrayBuffer(64 * 1024));
+  const pump = (timeoutMs: number) => {
+    const ready = sockets.wait(timeoutMs);
+    for (let k = 0; k < ready; k++) {
+      const index = sockets.readyIndex(k);
+      const client = clients[index];
+      if (client.closed) continue;
+      if (sockets.readyWritable(k)) flush(index);
+      let length: number;
+      try {
+        length = sockets.receive(index, buffer);
+      } catch {
+        length = 0; // reset: as good as closed
       }
-    };
-    const onText = (text: string | { overlong: true }) => {
-      greeted[index].resolve();
-      if (typeof text !== "string") return;
-      // Found by its run's token wherever it stands: ncat --chat prefixes only the
-      // first line of each chunk it relays with "<userN> ", so under a flood most
-      // lines arrive without a sender (its defect, but not a loss).
-      const at = text.indexOf(`m ${options.run}.`);
-      if (at >= 0) count(text, at); // else not ours, or history from an earlier run
-    };
-    const onIrc = (text: string | { overlong: true }) => {
-      if (typeof text !== "string") return;
-      const [command, ...params] = ircWords(text);
-      if (command === "PRIVMSG" && params[0] === CHANNEL && params[1]?.startsWith(`m ${options.run}.`)) {
-        count(params[1], 0);
-      } else if (command === "PING") reply(index, `PONG :${params[0] ?? ""}`);
-      else if (command === "001") reply(index, `JOIN ${CHANNEL}`); // registered
-      else if (command === "366") greeted[index].resolve(); // end of the channel's NAMES: joined
-      else if ((command === "ERROR" || /^[45]\d\d$/.test(command)) && serverErrors.length < 3) {
-        serverErrors.push(text);
-      }
-    };
-    const onLine = irc ? onIrc : onText;
-    try {
-      await framer.readFrom(conn, onLine);
-    } catch { /* closed at the end */ }
-  });
-  const greetTimeout = setTimeout(() => greeted.forEach((greeting) => greeting.resolve()), 30_000);
-  await Promise.all(greeted.map((greeting) => greeting.promise));
-  clearTimeout(greetTimeout);
+      if (length > 0) client.scanner.push(buffer.subarray(0, length), onRuns[index], onOthers[index]);
+      else if (length === 0) fail(index);
+    }
+  };
+
+  // One connect at a time, as users arrive (connect blocks until it is
+  // established): simultaneous connects make ncat --chat drop clients from its
+  // broadcast (seen here: 68 of 19800 lines lost with waves of 8, none one at a
+  // time), which would blame it for our load.
+  for (let offset = 0; offset < options.count; offset++) {
+    const index = sockets.connect({ hostname: options.hostname, port: options.port });
+    clients.push({
+      id: `${options.run}.${options.first + offset}`,
+      scanner: new LineScanner(options.run, irc ? `PRIVMSG ${CHANNEL} :` : ""),
+      last: new Int32Array(options.total).fill(-1),
+      mine: 0,
+      greeted: false,
+      out: [],
+      outOffset: 0,
+      outSince: 0,
+      blocked: false,
+      seq: 0,
+      due: 0,
+      waitingSince: 0,
+      stopped: false,
+      closed: false,
+    });
+    seen.push(-1);
+    onOthers.push(irc ? onIrc(index) : onText(index));
+    onRuns.push((sender, seq, sent) => count(index, sender, seq, sent));
+    if (irc) {
+      const nick = `w${options.run}${options.first + offset}`; // the run's token: 8 hex digits
+      send(index, encoder.encode(`NICK ${nick}\r\nUSER bench 0 * :wirebox bench\r\n`));
+    }
+  }
+  const greetBy = performance.now() + 30_000;
+  while (greeted < options.count && performance.now() < greetBy) pump(Math.min(100, greetBy - performance.now()));
   const connectMs = performance.now() - started;
   console.log(JSON.stringify({ ready: true, connectMs }));
   // Wait for the go line from the parent.
   const stdin = Deno.stdin.readable.getReader();
   await stdin.read();
   stdin.releaseLock();
-  const senders = conns.map(async (_, index) => {
-    const id = `${options.run}.${options.first + index}`;
-    if (options.intervalMs === 0) {
-      for (let seq = 0; seq < options.messages; seq++) {
-        if (irc && !await roomFor(index, seq)) return;
-        await send(index, line(id, seq, options.lineBytes, options.protocol));
-        // A write that completes at once resolves as a microtask: without a
-        // real yield now and then, flooding senders starve this process's readers.
-        if (seq % 32 === 31) await new Promise((resolve) => setTimeout(resolve, 0));
+
+  // Paced: the clients' first lines are spread over one interval, then each keeps the pace.
+  const start = now();
+  for (const [offset, client] of clients.entries()) {
+    client.due = start + (options.intervalMs * (options.first + offset)) / options.total;
+    if (client.closed || options.messages === 0) client.stopped = true;
+  }
+  let endBy = Infinity;
+  // Whether `client` may send line `seq` now; gives up on it once its lines have stopped arriving for `waitMs`.
+  const roomFor = (client: Client, index: number, at: number) => {
+    if (client.seq - seen[index] <= window) return true;
+    if (client.waitingSince === 0) client.waitingSince = at;
+    else if (at - client.waitingSince > options.waitMs) abandon(client);
+    return false;
+  };
+  const sendLine = (client: Client, index: number) => {
+    send(index, line(client.id, client.seq, options.lineBytes, options.protocol));
+    client.seq++;
+    client.due += options.intervalMs;
+    if (client.seq === options.messages) client.stopped = true; // what waits still goes out
+  };
+  // One turn of the loop: sends what is due (when anything may be), then takes input until more is.
+  const turn = () => {
+    const at = performance.now();
+    if (at >= scanAt) {
+      const wall = now();
+      if (options.intervalMs === 0) {
+        // One line per client per pass, as separate clients would send them:
+        // a server then reads each client's lines one or a few at a time.
+        for (let pass = 0, sent = true; pass < FLOOD_BURST && sent; pass++) {
+          sent = false;
+          for (let index = 0; index < clients.length; index++) {
+            const client = clients[index];
+            if (client.stopped || client.out.length > 0 || !roomFor(client, index, at)) continue;
+            sendLine(client, index);
+            sent = true;
+          }
+        }
       }
-      return;
+      let wake = 100; // at least this often: waiting clients give up after waitMs
+      let sending = 0;
+      for (let index = 0; index < clients.length; index++) {
+        const client = clients[index];
+        if (client.stopped) continue;
+        if (client.outSince > 0 && at - client.outSince > options.waitMs) {
+          abandon(client); // the server stopped reading it
+          continue;
+        }
+        if (options.intervalMs > 0 && client.due <= wall && client.out.length === 0 && roomFor(client, index, at)) {
+          sendLine(client, index);
+        }
+        if (client.stopped) continue;
+        sending++;
+        // A client that may send again is looked at again: at once when flooding, when its next line is due if not.
+        if (client.out.length === 0 && client.waitingSince === 0) {
+          wake = Math.min(wake, options.intervalMs === 0 ? 0 : client.due - wall);
+        }
+      }
+      if (sending === 0 && endBy === Infinity) endBy = at + options.waitMs;
+      scanAt = at + Math.max(0, wake);
     }
-    // Spread the clients' first messages over one interval, then keep the pace.
-    const start = now() + (options.intervalMs * (options.first + index)) / options.total;
-    for (let seq = 0; seq < options.messages; seq++) {
-      const wait = start + seq * options.intervalMs - now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      if (irc && !await roomFor(index, seq)) return;
-      await send(index, line(id, seq, options.lineBytes, options.protocol));
-    }
-  });
-  await Promise.all(senders);
-  const timeout = setTimeout(() => done.resolve(), options.waitMs);
-  await done.promise;
-  clearTimeout(timeout);
-  for (const conn of conns) conn.close();
-  await Promise.all(readers);
+    // Bounded: the wait for the last lines ends at endBy.
+    pump(Math.max(0, Math.min(scanAt, endBy) - at));
+    return finished < clients.length && performance.now() < endBy;
+  };
+  while (turn());
+  sockets.close();
   const result: WorkerResult = {
     received,
-    expected: perReceiver * conns.length,
+    expected: perReceiver * clients.length,
     reordered,
     latencies,
     cpuMs: (cpuSeconds("self") * 1000) - cpuStart,
