@@ -6,8 +6,9 @@
  *   Runs everywhere; each datagram costs a trip through Deno's async runtime
  *   (about 30 µs of CPU per lock-step block here).
  * - `ffi`: blocking libc calls (`poll`, `recvfrom`, `sendto`, `sendmmsg`) in
- *   a worker thread per transfer, which runs the state machines there. About
- *   a third of the CPU per block; 64-bit Linux with glibc, and `--allow-ffi`.
+ *   a worker thread per transfer, which runs the state machines there and
+ *   reads or writes a plain file itself. About a third of the CPU per block;
+ *   64-bit Linux with glibc, and `--allow-ffi`.
  * - `auto` (the default): ffi where it can run, deno elsewhere.
  *
  * @module
