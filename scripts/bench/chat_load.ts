@@ -245,7 +245,9 @@ async function worker(options: WorkerOptions): Promise<void> {
   // under a flood most lines arrive without a sender (its defect, but not a
   // loss). Other lines are not ours, or history from an earlier run.
   const onText = (index: number) => () => greet(clients[index]);
-  const onIrc = (index: number) => (text: string) => {
+  const decoder = new TextDecoder();
+  const onIrc = (index: number) => (bytes: Uint8Array) => {
+    const text = decoder.decode(bytes);
     const [command, ...params] = ircWords(text);
     if (command === "PING") reply(index, `PONG :${params[0] ?? ""}`);
     else if (command === "001") reply(index, `JOIN ${CHANNEL}`); // registered
@@ -254,7 +256,7 @@ async function worker(options: WorkerOptions): Promise<void> {
       serverErrors.push(text);
     }
   };
-  const onOthers: ((text: string) => void)[] = [];
+  const onOthers: ((line: Uint8Array) => void)[] = [];
   const onRuns: ((sender: number, seq: number, sent: number) => void)[] = [];
 
   // Waits at most `timeoutMs` for input (and for room to send), and takes it.

@@ -12,7 +12,7 @@ function scan(text: string, size: number, before = ""): Seen {
     scanner.push(
       bytes.slice(start, start + size),
       (sender, seq, sent) => seen.runs.push([sender, seq, sent]),
-      (line) => seen.others.push(line),
+      (line) => seen.others.push(new TextDecoder().decode(line)),
     );
   }
   return seen;
