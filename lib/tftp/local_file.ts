@@ -128,22 +128,25 @@ function writeFully(file: Deno.FsFile, bytes: Uint8Array): void {
  */
 export class LocalFileSink implements BlockSink {
   #lazy: LazyFile;
-  #chunk: Uint8Array;
+  #chunkBytes: number;
+  // Made at the first small block: with large blocks, only the short last one (if any) is gathered.
+  #chunk: Uint8Array | undefined;
   #length = 0;
   #finish: () => Promise<void>;
 
   constructor(identity: FileIdentity, chunkBytes: number, finish: () => Promise<void>) {
     this.#lazy = new LazyFile(identity, "write");
-    this.#chunk = new Uint8Array(chunkBytes);
+    this.#chunkBytes = chunkBytes;
     this.#finish = finish;
   }
 
   write(payload: Uint8Array): void {
-    if (this.#length + payload.length > this.#chunk.length) this.#spill();
-    if (this.#length === 0 && (payload.length >= DIRECT_BYTES || payload.length > this.#chunk.length)) {
+    if (this.#length + payload.length > this.#chunkBytes) this.#spill();
+    if (this.#length === 0 && (payload.length >= DIRECT_BYTES || payload.length > this.#chunkBytes)) {
       writeFully(this.#lazy.file, payload);
       return;
     }
+    this.#chunk ??= new Uint8Array(this.#chunkBytes);
     this.#chunk.set(payload, this.#length);
     this.#length += payload.length;
   }
@@ -152,7 +155,7 @@ export class LocalFileSink implements BlockSink {
     // Opened even when nothing is left to write, so that an empty upload is vetted too.
     const file = this.#lazy.file;
     if (this.#length === 0) return;
-    writeFully(file, this.#chunk.subarray(0, this.#length));
+    writeFully(file, this.#chunk!.subarray(0, this.#length));
     this.#length = 0;
   }
 

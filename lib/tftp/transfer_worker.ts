@@ -313,9 +313,7 @@ async function perform(message: ToWorker): Promise<void> {
     post({ op: "reply", id: message.id, error: serializeError(error, origin) });
   } finally {
     link?.flush();
-    try {
-      local?.close();
-    } catch { /* already closed */ }
+    local?.close(); // idempotent: a sink's flush may have closed it already
     local = undefined;
     source = undefined;
     sink = undefined;
