@@ -217,7 +217,11 @@ export const chat: Scenario = {
         [WIREBOX, NCAT, NGIRCD],
         workdir,
         (server) =>
-          measure(server, { clients: 100, rate: 100, messages: Math.round((100 * seconds) / 100), procs: 2 }, quick),
+          measure(
+            server,
+            { clients: 100, rate: 100, messages: Math.round((100 * seconds) / 100), procs: 2, paced: true },
+            quick,
+          ),
       ),
     });
 
@@ -241,7 +245,7 @@ export const chat: Scenario = {
       ],
       targets: [targets.absolute("slowdown", "<=", 2, "×"), targets.absolute("rss", "<=", 100, "MB")],
       contenders: contenders([WIREBOX, NCAT], workdir, async (server) => {
-        const load = { clients: chatters, messages: slowMessages, rate: 2000, procs: 1, lineBytes: 1024 };
+        const load = { clients: chatters, messages: slowMessages, rate: 2000, procs: 1, lineBytes: 1024, paced: true };
         const baseline = await measure(server, load, quick);
         const stuck = await measure(server, { ...load, stuck: 1 }, quick);
         return {
