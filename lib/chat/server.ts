@@ -7,6 +7,7 @@
  */
 
 import { formatAddress, formatEndpoint } from "../net/address.ts";
+import { formatCount } from "../text/format.ts";
 import { writeAll } from "../net/io.ts";
 import { serveTcp, type TcpServer } from "../net/tcp_server.ts";
 import { OutputPressure } from "./pressure.ts";
@@ -100,11 +101,15 @@ export class ChatServer {
           maxConnections: maxClients,
           signal,
           onRefused: async (conn) => {
-            log(`chat: ${formatAddress(conn.remoteAddr)} refused: the server is full (${maxClients} clients)`);
+            log(
+              `chat: ${formatAddress(conn.remoteAddr)} refused: the server is full (${
+                formatCount(maxClients, "client")
+              })`,
+            );
             const full = new EncodedEvent({
               type: "error",
               time: Date.now(),
-              text: `the server is full (${maxClients} clients): try again later`,
+              text: `the server is full (${formatCount(maxClients, "client")}): try again later`,
             });
             await writeAll(conn, full.text);
           },

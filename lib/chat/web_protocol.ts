@@ -148,10 +148,11 @@ export function normalizeOrigin(text: string): string {
 /**
  * Whether a WebSocket request may open: browsers always send `Origin`, so a
  * page from another site cannot use a visitor's browser to join the chat
- * (cross-site WebSocket hijacking). With no `allowed` list, the page must
- * come from the host the request was sent to (its `Host` header); with one,
- * the origin must be in it (`*` allows any). A request without `Origin`
- * comes from a program, not a page, and is allowed.
+ * (cross-site WebSocket hijacking). A page from the host the request was
+ * sent to (its `Host` header) may always open it, and so may one whose
+ * origin is in `allowed` (`*` allows any): the list adds to the page's own
+ * address, so naming a proxy's origin does not lock out the page itself. A
+ * request without `Origin` comes from a program, not a page, and is allowed.
  *
  * @example Usage
  * ```ts
@@ -170,7 +171,7 @@ export function originAllowed(origin: string | null, host: string | null, allowe
   } catch {
     return false; // "null" (a sandboxed frame, a file), or garbage
   }
-  if (allowed.length > 0) return allowed.some((entry) => entry === normalized);
+  if (allowed.includes(normalized)) return true;
   return host !== null && new URL(normalized).host === hostOf(host);
 }
 

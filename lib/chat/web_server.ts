@@ -8,6 +8,7 @@
 
 import config from "../../deno.json" with { type: "json" };
 import { formatAddress, formatEndpoint, type HostPort } from "../net/address.ts";
+import { formatCount } from "../text/format.ts";
 import { bindError } from "../net/errors.ts";
 import { delay } from "../net/timeout.ts";
 import { EncodedEvent } from "./protocol.ts";
@@ -29,9 +30,9 @@ export interface ChatWebServerOptions extends Omit<ChatWebSocketOptions, "nick" 
   /** TCP port of the page and its WebSocket; 0 picks a free one.
    * @default {8080} */
   port?: number;
-  /** Origins whose pages may open the WebSocket (`http://host:port`, as `normalizeOrigin`
-   * in web_protocol.ts writes them; `*` for any). Empty: only pages served from the host the
-   * browser addressed (the same host and port as the WebSocket request).
+  /** Origins whose pages may open the WebSocket besides pages served from the host the
+   * browser addressed (the same host and port as the WebSocket request), which always may
+   * (`http://host:port`, as `normalizeOrigin` in web_protocol.ts writes them; `*` for any).
    * @default {[]} */
   origins?: string[];
   /** WebSocket clients at once; the next one is told the server is full and closed.
@@ -147,7 +148,8 @@ export class ChatWebServer {
     if (!asset) return plain(404, `Not found: ${url.pathname}. The chat is at /.\n`);
     const headers = { ...SECURITY_HEADERS, "content-type": asset.type, etag: asset.etag, "cache-control": "no-cache" };
     if (request.headers.get("if-none-match") === asset.etag) return new Response(null, { status: 304, headers });
-    return new Response(request.method === "HEAD" ? null : asset.body, { headers });
+    if (request.method === "HEAD") return new Response(null, { headers: headOnly(headers, asset.body.length) });
+    return new Response(asset.body, { headers });
   }
 
   #upgrade(request: Request, url: URL, remote: Deno.NetAddr): Response {
@@ -167,10 +169,10 @@ export class ChatWebServer {
     this.#open++;
     socket.addEventListener("close", () => this.#open--);
     if (full) {
-      this.#log(`chat: ${address} refused: the server is full (${maxClients} web clients)`);
+      this.#log(`chat: ${address} refused: the server is full (${formatCount(maxClients, "web client")})`);
       socket.binaryType = "arraybuffer";
       socket.addEventListener("open", () => {
-        const text = `the server is full (${maxClients} clients): try again later`;
+        const text = `the server is full (${formatCount(maxClients, "client")}): try again later`;
         socket.send(new EncodedEvent({ type: "error", time: Date.now(), text }).json);
         socket.close(CLOSE_CODES.tryAgainLater, "server full");
       });
@@ -188,6 +190,11 @@ export class ChatWebServer {
   }
 }
 
+/** `HEAD`'s headers: a GET's, with the length the body would have had. */
+function headOnly(headers: Record<string, string>, length: number): Record<string, string> {
+  return { ...headers, "content-length": `${length}` };
+}
+
 /** A response with the security headers; `HEAD` gets the headers alone. */
 function respond(
   status: number,
@@ -202,7 +209,10 @@ function respond(
     "cache-control": "no-store",
     ...extra,
   };
-  return new Response(request?.method === "HEAD" ? null : body, { status, headers });
+  if (request?.method === "HEAD") {
+    return new Response(null, { status, headers: headOnly(headers, new TextEncoder().encode(body).length) });
+  }
+  return new Response(body, { status, headers });
 }
 
 function plain(status: number, body: string, extra: Record<string, string> = {}): Response {

@@ -42,8 +42,8 @@ Server options (wirebox chat serve):
   --log FILE             append every public event to FILE as JSON lines (a transcript)
   --web-port PORT        also serve the chat page (http://HOST:PORT/) and its WebSocket
                          on this port (0 = any free port; wirebox serve uses ${WEB_PORT})
-  --origin ORIGIN        a site whose pages may open the WebSocket (http://HOST[:PORT];
-                         repeatable; * = any); default: only the page's own address
+  --origin ORIGIN        another site whose pages may open the WebSocket besides the page's
+                         own address (http://HOST[:PORT]; repeatable; * = any)
   --no-console           do not read operator commands from stdin (for running in the background)
   -q, --quiet            no log lines, only the first "listening on" line
 

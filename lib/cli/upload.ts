@@ -6,7 +6,7 @@
  */
 
 import { formatAddress } from "../net/address.ts";
-import { formatBytes, formatDuration, formatRate } from "../text/format.ts";
+import { formatBytes, formatCount, formatDuration, formatRate } from "../text/format.ts";
 import { escapeControls } from "../text/sanitize.ts";
 import { uploadFiles, type UploadResult } from "../upload/client.ts";
 import { collectFiles } from "../upload/files.ts";
@@ -206,15 +206,16 @@ function summarize(
 ): number {
   const ok = results.filter((result) => result.ok);
   const bytes = results.reduce((sum, result) => sum + result.sent, 0);
-  const files = (n: number) => `${n} file${n === 1 ? "" : "s"}`;
   const moved = `${formatBytes(bytes)} sent to ${formatAddress(address)} in ${formatDuration(ms)} (${
     formatRate(bytes, ms)
   })`;
   if (ok.length === total) {
-    print(`${paint("done", "green", color)}: ${files(total)} stored and verified, ${moved}`);
+    print(`${paint("done", "green", color)}: ${formatCount(total, "file")} stored and verified, ${moved}`);
     return EXIT.ok;
   }
-  printError(`${paint("incomplete", "red", color)}: ${ok.length} of ${files(total)} stored and verified, ${moved}`);
+  printError(
+    `${paint("incomplete", "red", color)}: ${ok.length} of ${formatCount(total, "file")} stored and verified, ${moved}`,
+  );
   const interrupted = results.some((result) => result.error instanceof Deno.errors.Interrupted);
   return interrupted ? EXIT.interrupted : EXIT.failure;
 }

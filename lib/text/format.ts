@@ -1,5 +1,5 @@
 /**
- * Sizes, rates and durations as people read them, for logs and progress bars.
+ * Sizes, rates, durations and counts as people read them, for logs and progress bars.
  *
  * @module
  */
@@ -23,6 +23,20 @@ export function formatBytes(bytes: number): string {
     unit++;
   }
   return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${UNITS[unit]}`;
+}
+
+/**
+ * Formats a count with its noun, singular for one: `1 file`, `3 files`, `2 retries`.
+ *
+ * @example Usage
+ * ```ts
+ * import { formatCount } from "./format.ts";
+ * formatCount(1, "client"); // "1 client"
+ * formatCount(2, "retry", "retries"); // "2 retries"
+ * ```
+ */
+export function formatCount(count: number, singular: string, plural = `${singular}s`): string {
+  return `${count} ${count === 1 ? singular : plural}`;
 }
 
 /**

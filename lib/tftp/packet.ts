@@ -11,6 +11,8 @@
  * @module
  */
 
+import { formatCount } from "../text/format.ts";
+
 /** Packet opcodes. */
 export const Opcode = { RRQ: 1, WRQ: 2, DATA: 3, ACK: 4, ERROR: 5, OACK: 6 } as const;
 
@@ -120,7 +122,7 @@ const encoder = new TextEncoder();
  * ```
  */
 export function decodePacket(bytes: Uint8Array): Packet | Malformed {
-  if (bytes.length < 2) return malformed(`packet of ${bytes.length} byte${bytes.length === 1 ? "" : "s"} is too short`);
+  if (bytes.length < 2) return malformed(`packet of ${formatCount(bytes.length, "byte")} is too short`);
   const opcode = (bytes[0] << 8) | bytes[1];
   switch (opcode) {
     case Opcode.RRQ:

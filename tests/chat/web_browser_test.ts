@@ -165,6 +165,13 @@ browserTest(
     await sync(carol);
     assert.ok(!carol.lines.some((line) => line.includes("just for you")), "carol never saw it");
 
+    // /who typed in the box lists everyone with address and idle time, as on a terminal.
+    await alice.fill("#message", "/who");
+    await alice.press("#message", "Enter");
+    const who = await logEntry(alice, "3 online:", "li.info");
+    assert.match(who, /carol\s+127\.0\.0\.1:\d+\s+idle \d+s/);
+    assert.match(who, /bob\s+127\.0\.0\.1:\d+ \(web\)\s+idle \d+s/);
+
     // A nick change from the form.
     await bob.fill("#nick", "robert");
     await bob.press("#nick", "Enter");

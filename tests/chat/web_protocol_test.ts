@@ -85,6 +85,7 @@ Deno.test("web protocol: by default only the page's own host may open the socket
   const list = ["http://chat.lan:8080", "https://intranet.example"];
   assert.equal(originAllowed("https://intranet.example", "10.0.0.1:8080", list), true);
   assert.equal(originAllowed("HTTPS://INTRANET.example:443", "10.0.0.1:8080", list), true);
-  assert.equal(originAllowed("http://10.0.0.1:8080", "10.0.0.1:8080", list), false, "a list replaces the default");
+  assert.equal(originAllowed("http://10.0.0.1:8080", "10.0.0.1:8080", list), true, "a list adds to the page's own");
+  assert.equal(originAllowed("http://10.0.0.2:8080", "10.0.0.1:8080", list), false, "and to nothing else");
   assert.equal(originAllowed("https://anything.example", "10.0.0.1:8080", ["*"]), true);
 });

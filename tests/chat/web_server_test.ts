@@ -165,7 +165,7 @@ Deno.test("web chat: the rate limit applies to web clients as to TCP ones", asyn
   await tcp.close();
 });
 
-Deno.test("web chat: --origin: other sites' pages are refused (403) unless listed; programs without Origin may connect", async () => {
+Deno.test("web chat: --origin: other sites' pages are refused (403) unless listed; the page's own and programs without Origin may connect", async () => {
   {
     await using server = startChat();
     const own = await WsClient.join(server.webPort, { headers: { origin: server.url } });
@@ -187,9 +187,11 @@ Deno.test("web chat: --origin: other sites' pages are refused (403) unless liste
   {
     await using server = startChat({ origins: ["https://intranet.example"] });
     const listed = await WsClient.join(server.webPort, { headers: { origin: "https://intranet.example" } });
-    await assert.rejects(WsClient.connect(server.webPort, { headers: { origin: server.url } }));
+    // The list adds to the page's own address; other sites stay out.
+    const own = await WsClient.join(server.webPort, { headers: { origin: server.url } });
+    await assert.rejects(WsClient.connect(server.webPort, { headers: { origin: "https://evil.example" } }));
     const program = await WsClient.join(server.webPort);
-    await Promise.all([listed.close(), program.close()]);
+    await Promise.all([listed.close(), own.close(), program.close()]);
   }
 });
 
@@ -224,7 +226,11 @@ Deno.test("web chat: the page, its script and styles are served with a CSP that 
   await again.body?.cancel();
   const head = await fetch(`${server.url}/`, { method: "HEAD" });
   assert.equal(head.status, 200);
+  assert.equal(head.headers.get("content-length"), `${new TextEncoder().encode(html).length}`, "a GET's length");
   assert.equal(await head.text(), "");
+  const healthHead = await fetch(`${server.url}/healthz`, { method: "HEAD" });
+  assert.ok(Number(healthHead.headers.get("content-length")) > 2, "a GET's length");
+  await healthHead.body?.cancel();
 });
 
 Deno.test("web chat: /healthz, unknown paths, wrong methods and a plain GET of the socket are answered plainly", async () => {
@@ -324,7 +330,7 @@ Deno.test("web chat: a full server tells the next page so and closes with 'try a
   await using server = startChat({ maxClients: 1 });
   const first = await server.web("first");
   const second = await WsClient.connect(server.webPort);
-  await second.waitForError(/^the server is full \(1 clients\): try again later$/);
+  await second.waitForError(/^the server is full \(1 client\): try again later$/);
   assert.deepEqual(await second.waitClosed(), { code: 1013, reason: "server full" });
   assert.equal(server.chat.room.size, 1);
   await first.close();

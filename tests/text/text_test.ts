@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { createTranscoder, textCodec } from "../../lib/text/encoding.ts";
-import { formatBytes, formatDuration, formatRate, parseDuration, parseSize } from "../../lib/text/format.ts";
+import {
+  formatBytes,
+  formatCount,
+  formatDuration,
+  formatRate,
+  parseDuration,
+  parseSize,
+} from "../../lib/text/format.ts";
 import { escapeControls, stripControls } from "../../lib/text/sanitize.ts";
 
 Deno.test("stripControls removes escape sequences, controls and bidi overrides", () => {
@@ -47,7 +54,12 @@ Deno.test("createTranscoder carries a character split between chunks", () => {
   assert.equal(text, "A你B");
 });
 
-Deno.test("sizes, rates and durations", () => {
+Deno.test("sizes, rates, durations and counts", () => {
+  assert.deepEqual([formatCount(0, "file"), formatCount(1, "file"), formatCount(2, "retry", "retries")], [
+    "0 files",
+    "1 file",
+    "2 retries",
+  ]);
   assert.equal(formatBytes(0), "0 B");
   assert.equal(formatBytes(1023), "1023 B");
   assert.equal(formatBytes(1536), "1.50 KiB");

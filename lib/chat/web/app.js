@@ -165,6 +165,15 @@ function renderPeople() {
   ui.onlineCount.textContent = String(nicks.length);
 }
 
+/** An idle time as the terminal's /who shows it (formatIdle in protocol.ts): 5s, 3m, 2h, 4d. */
+function idleText(ms) {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h`;
+  return `${Math.floor(seconds / 86400)}d`;
+}
+
 function setMembers(nicks) {
   state.members = new Map(nicks.map((nick) => [nick.toLowerCase(), nick]));
   renderPeople();
@@ -273,7 +282,9 @@ function handle(event) {
         state.quietWho--;
         break;
       }
-      const rows = (event.members ?? []).map((member) => `  ${member.nick}  ${member.address}`);
+      const rows = (event.members ?? []).map((member) =>
+        `  ${member.nick}  ${member.address}  idle ${idleText(member.idleMs ?? 0)}`
+      );
       addEntry("info", event.time, [[`${nicks.length} online:`, ...rows].join("\n")]);
       break;
     }
