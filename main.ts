@@ -58,10 +58,6 @@ Learn one tool:                  wirebox echo --help`;
  */
 export async function main(args: string[], signal: AbortSignal = new AbortController().signal): Promise<number> {
   const [name, ...rest] = args;
-  if (name === undefined) {
-    printError(help());
-    return EXIT.usage;
-  }
   if (name === "--help" || name === "-h" || name === "help") {
     print(help());
     return EXIT.ok;
@@ -73,8 +69,9 @@ export async function main(args: string[], signal: AbortSignal = new AbortContro
   const command = COMMANDS.find((candidate) => candidate.name === name);
   try {
     if (!command) {
+      const tools = COMMANDS.map((candidate) => candidate.name).join(", ");
       throw new UsageError(
-        `unknown tool "${name}" (tools: ${COMMANDS.map((candidate) => candidate.name).join(", ")})`,
+        name === undefined ? `missing tool (tools: ${tools})` : `unknown tool "${name}" (tools: ${tools})`,
       );
     }
     return await command.run(rest, { signal });

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { EXIT, print, printError, UsageError } from "./output.ts";
+import { EXIT, print, UsageError } from "./output.ts";
 
 /** What every command's `run` receives besides its arguments. */
 export interface RunContext {
@@ -50,14 +50,11 @@ export function runVerb(
 ): Promise<number> {
   const [verb, ...rest] = args;
   if (verb === "--help" || verb === "-h") return Promise.resolve(showHelp(tool.help));
-  if (verb === undefined) {
-    printError(tool.help);
-    return Promise.resolve(EXIT.usage);
-  }
-  const run = Object.hasOwn(tool.verbs, verb) ? tool.verbs[verb] : undefined;
+  const run = verb !== undefined && Object.hasOwn(tool.verbs, verb) ? tool.verbs[verb] : undefined;
   if (!run) {
     const known = Object.keys(tool.verbs).map((name) => `"${name}"`).join(" or ");
-    throw new UsageError(`unknown ${tool.name} command "${verb}" (expected ${known})`, tool.name);
+    const what = verb === undefined ? `missing ${tool.name} command` : `unknown ${tool.name} command "${verb}"`;
+    throw new UsageError(`${what} (expected ${known})`, tool.name);
   }
   return run(rest, context);
 }

@@ -66,7 +66,7 @@ function writeLine(stream: { writeSync(p: Uint8Array): number }, line: string): 
 function hintFor(error: Error): string | undefined {
   const message = error.message;
   if (error instanceof Deno.errors.AddrInUse) {
-    return "another program is using that port: choose another with --port (0 picks a free one)";
+    return "another program is using that port: choose another one (port 0 picks a free one)";
   }
   if (error instanceof Deno.errors.PermissionDenied && message.startsWith("Cannot bind")) {
     const port = Number(/:(\d+):/.exec(message)?.[1]);

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { fsReason } from "../fs/fs_error.ts";
 import { formatAddress } from "../net/address.ts";
 import { formatBytes, formatCount, formatDuration, formatRate } from "../text/format.ts";
 import { escapeControls } from "../text/sanitize.ts";
@@ -31,7 +32,7 @@ wirebox upload serve: receive files
   --on-conflict POLICY   when the name exists: rename (default, "report (1).pdf"),
                          overwrite, or reject
   --max-size SIZE        refuse files larger than this (e.g. 500M, 10G; default: no limit)
-  --token SECRET         refuse uploads without this secret (raw uploads too)
+  --token SECRET         refuse uploads without this secret (raw uploads too; not with --udp-port)
   --token-file FILE      read the secret from the first line of FILE (keeps it out of ps)
   --no-raw               refuse connections that do not speak the upload protocol
   --udp-port PORT        also take UDP raw uploads (datagrams, then "bye") on PORT
@@ -97,6 +98,13 @@ async function serve(args: string[], { signal }: RunContext): Promise<number> {
   const { hostname, port } = listenAddress(values, DEFAULT_UPLOAD_PORT, "upload");
   const optional = <T>(text: string | undefined, convert: (text: string) => T) =>
     text === undefined ? undefined : convert(text);
+  const token = await readToken(values.token, values["token-file"]);
+  if (token !== undefined && values["udp-port"] !== undefined) {
+    throw new UsageError(
+      "--udp-port cannot be used with a token: UDP raw uploads carry none, so all would be refused",
+      "upload",
+    );
+  }
   const server = await serveUpload({
     hostname,
     port,
@@ -106,7 +114,7 @@ async function serve(args: string[], { signal }: RunContext): Promise<number> {
       (text) => convertArg.choice(text, "--on-conflict", "upload", CONFLICT_POLICIES),
     ),
     maxSize: optional(values["max-size"], (text) => convertArg.size(text, "--max-size", "upload")),
-    token: await readToken(values.token, values["token-file"]),
+    token,
     raw: !values["no-raw"],
     udpPort: optional(values["udp-port"], (text) => convertArg.port(text, "--udp-port", "upload")),
     maxConnections: optional(
@@ -151,6 +159,7 @@ async function send(args: string[], { signal }: RunContext): Promise<number> {
     name: values.name,
     onSkip: (path, why) => printError(`skipped ${path}: ${why}`),
   });
+  if (files.length === 0) throw new Error(`Nothing to send: no files in ${positionals.join(", ")}`);
   const quiet = values.quiet ?? false;
   let bar: ProgressBar | undefined;
   const started = performance.now();
@@ -230,7 +239,7 @@ async function readToken(token: string | undefined, file: string | undefined): P
     text = await Deno.readTextFile(file);
   } catch (error) {
     throw new (error instanceof Deno.errors.NotFound ? Deno.errors.NotFound : Error)(
-      `Cannot read the token file ${file}: ${(error as Error).message.replace(/\s*\(os error \d+\)$/, "")}`,
+      `Cannot read the token file ${file}: ${fsReason(error)}`,
     );
   }
   const secret = text.split(/\r?\n/)[0];

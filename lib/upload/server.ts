@@ -8,6 +8,7 @@
  */
 
 import type { ConflictPolicy } from "../fs/atomic_file.ts";
+import { fsReason } from "../fs/fs_error.ts";
 import { formatAddress, formatEndpoint, type HostPort } from "../net/address.ts";
 import { closeQuietly } from "../net/errors.ts";
 import { writeAll } from "../net/io.ts";
@@ -36,12 +37,14 @@ export interface UploadServerOptions {
   /** Largest upload accepted, in bytes.
    * @default {Infinity} */
   maxSize?: number;
-  /** Shared secret every upload must carry; raw uploads (which cannot carry one) are then refused. */
+  /** Shared secret every upload must carry; raw uploads (which cannot carry one) are then
+   * refused, and `udpPort` cannot be given. */
   token?: string;
   /** Store connections that do not open with an upload header as raw files.
    * @default {true} */
   raw?: boolean;
-  /** Also take UDP raw uploads on this port (0: a free one); off when not given. */
+  /** Also take UDP raw uploads on this port (0: a free one); off when not given. Not with a
+   * `token`: raw datagrams carry none. */
   udpPort?: number;
   /** Connections served at once; more are told the server is busy.
    * @default {256} */
@@ -171,12 +174,15 @@ export class UploadServer {
  * ```
  */
 export async function serveUpload(options: UploadServerOptions = {}): Promise<UploadServer> {
+  if (options.token !== undefined && options.udpPort !== undefined) {
+    throw new TypeError("UDP raw uploads carry no token: give udpPort or token, not both");
+  }
   const dir = options.dir ?? "uploads";
   try {
     await Deno.mkdir(dir, { recursive: true });
   } catch (error) {
     throw new (error instanceof Error ? error.constructor as ErrorConstructor : Error)(
-      `Cannot create the upload folder ${dir}: ${(error as Error).message}`,
+      `Cannot create the upload folder ${dir}: ${fsReason(error)}`,
     );
   }
   return new UploadServer(await Deno.realPath(dir), options);

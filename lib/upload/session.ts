@@ -9,6 +9,7 @@
 import { createHash, type Hash, timingSafeEqual } from "node:crypto";
 import { basename, join, relative, sep } from "node:path";
 import { AtomicFile, type ConflictPolicy } from "../fs/atomic_file.ts";
+import { fsReason } from "../fs/fs_error.ts";
 import { checkName, resolveInside } from "../fs/safe_path.ts";
 import { formatAddress, type HostPort } from "../net/address.ts";
 import { closeQuietly } from "../net/errors.ts";
@@ -302,7 +303,7 @@ class Session {
       return await this.#refuseUpload(
         header.name,
         storageCode(error),
-        `cannot store ${target.name}: ${message(error)}`,
+        `cannot store ${target.name}: ${fsReason(error)}`,
       );
     }
     const fail = async (why: string, options: { keep?: boolean; reply?: [UploadErrorCode, string] } = {}) => {
@@ -341,7 +342,7 @@ class Session {
         stored = await file.commit({ onConflict: context.onConflict });
       } catch (error) {
         const code = error instanceof Deno.errors.AlreadyExists ? "exists" : storageCode(error);
-        return await fail(message(error), { reply: [code, message(error)] });
+        return await fail(fsReason(error), { reply: [code, fsReason(error)] });
       }
       const name = relative(context.root, stored).split(sep).join("/");
       await this.#send({ kind: "ok", size: header.size, sha256, name }).catch(() => {});
@@ -360,11 +361,11 @@ class Session {
   // What to log (and tell the client) when the data did not all arrive.
   #cutOff(result: ReceiveResult): [string, { keep?: boolean; reply?: [UploadErrorCode, string] }] {
     if (result.ended === "write-failed") {
-      const why = `cannot write: ${message(result.error)}`;
+      const why = `cannot write: ${fsReason(result.error)}`;
       return [why, { reply: [storageCode(result.error), why] }];
     }
     if (this.#stopped) return [this.#stopped.message, { keep: true }];
-    if (result.ended === "read-failed") return [`connection lost: ${message(result.error)}`, { keep: true }];
+    if (result.ended === "read-failed") return [`connection lost: ${fsReason(result.error)}`, { keep: true }];
     return ["cut off: the connection ended before the last byte", { keep: true }];
   }
 
@@ -388,7 +389,7 @@ class Session {
         syncEveryBytes: SYNC_EVERY_BYTES,
       });
     } catch (error) {
-      const why = `cannot store ${name}: ${message(error)}`;
+      const why = `cannot store ${name}: ${fsReason(error)}`;
       this.#log(`raw upload failed: ${why}`);
       return void await this.#refuse(storageCode(error), why);
     }
@@ -407,20 +408,20 @@ class Session {
         return await fail(why, ["too-large", why]);
       }
       if (result.ended === "write-failed") {
-        const why = `cannot write: ${message(result.error)}`;
+        const why = `cannot write: ${fsReason(result.error)}`;
         return await fail(why, [storageCode(result.error), why]);
       }
       if (result.ended !== "eof") {
         const why = this.#stopped?.code === "timeout"
           ? `${this.#stopped.message}, and a raw upload ends only when the sender closes (nc needs -N or -q 0)`
-          : this.#stopped?.message ?? `connection lost: ${message((result as { error: unknown }).error)}`;
+          : this.#stopped?.message ?? `connection lost: ${fsReason((result as { error: unknown }).error)}`;
         return await fail(why);
       }
       let stored: string;
       try {
         stored = await file.commit({ onConflict: "rename" });
       } catch (error) {
-        return await fail(message(error), [storageCode(error), message(error)]);
+        return await fail(fsReason(error), [storageCode(error), fsReason(error)]);
       }
       const sha256 = hash.digest("hex");
       const storedName = relative(context.root, stored).split(sep).join("/");
@@ -542,10 +543,6 @@ export function rawName(when: Date, from: HostPort, prefix = "raw"): string {
 export function storageCode(error: unknown): UploadErrorCode {
   const code = (error as { code?: string }).code;
   return code === "ENOSPC" || code === "EDQUOT" ? "disk-full" : "io-error";
-}
-
-function message(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).replace(/\s*\(os error \d+\)$/, "");
 }
 
 function quote(name: string): string {

@@ -15,7 +15,7 @@ import { AtomicFile } from "../fs/atomic_file.ts";
 import { formatAddress, type HostPort } from "../net/address.ts";
 import { closeQuietly } from "../net/errors.ts";
 import { DatagramReader } from "../net/udp.ts";
-import { formatBytes, formatDuration } from "../text/format.ts";
+import { formatBytes, formatDuration, formatRate } from "../text/format.ts";
 import { partialPath, randomKey } from "./partial.ts";
 import { formatReply } from "./protocol.ts";
 import { rawName, storageCode } from "./session.ts";
@@ -231,8 +231,8 @@ async function finish(
       const sha256 = sender.hash.digest("hex");
       const ms = Date.now() - sender.started;
       log(
-        `upload: udp ${peer} stored raw upload as "${name}" ${formatBytes(sender.bytes)} in ${formatDuration(ms)}, ` +
-          `sha256 ${sha256} (UDP: datagrams lost on the way are missing)`,
+        `upload: udp ${peer} stored raw upload as "${name}" ${formatBytes(sender.bytes)} in ${formatDuration(ms)} ` +
+          `(${formatRate(sender.bytes, ms)}), sha256 ${sha256} (UDP: datagrams lost on the way are missing)`,
       );
       reply = formatReply({ kind: "ok", size: sender.bytes, sha256, name });
     } catch (error) {

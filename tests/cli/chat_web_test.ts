@@ -53,7 +53,7 @@ Deno.test("cli chat: a web port in use is one clear line, exit 1; --origin mista
   assert.match(port.stderr, /^wirebox: invalid --web-port "http"/);
 });
 
-Deno.test("cli chat: --origin lets the listed sites' pages in, and only those", async () => {
+Deno.test("cli chat: --origin lets the listed sites' pages in besides the page's own, and no others", async () => {
   const { server, endpoints } = await startServer([
     ...SERVE,
     "--web-port",
@@ -67,9 +67,10 @@ Deno.test("cli chat: --origin lets the listed sites' pages in, and only those", 
   const port = endpoints.http.port;
   const listed = await WsClient.join(port, { headers: { origin: "https://intranet.example" } });
   const other = await WsClient.join(port, { headers: { origin: "http://chat.lan:8080" } });
-  await assert.rejects(WsClient.connect(port, { headers: { origin: `http://127.0.0.1:${port}` } }));
-  await server.waitFor(/ chat: 127\.0\.0\.1:\d+ \(web\) refused: origin http:\/\/127\.0\.0\.1:\d+ is not allowed/);
-  await Promise.all([listed.close(), other.close()]);
+  const own = await WsClient.join(port, { headers: { origin: `http://127.0.0.1:${port}` } });
+  await assert.rejects(WsClient.connect(port, { headers: { origin: "https://evil.example" } }));
+  await server.waitFor(/ chat: 127\.0\.0\.1:\d+ \(web\) refused: origin https:\/\/evil\.example is not allowed/);
+  await Promise.all([listed.close(), other.close(), own.close()]);
   assert.equal((await server.stop("SIGTERM")).code, 0);
 });
 

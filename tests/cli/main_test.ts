@@ -43,10 +43,16 @@ Deno.test("usage errors: one line and a hint on stderr, exit 2", async () => {
   }
 });
 
-Deno.test("a tool without a verb prints its help to stderr and exits 2", async () => {
+Deno.test("no tool, or a tool without a verb: one line saying what is missing, a hint, exit 2", async () => {
+  const bare = await runCli([]);
+  assert.equal(bare.code, 2);
+  assert.match(bare.stderr, /^wirebox: missing tool \(tools: .*chat.*\)\nTry 'wirebox --help' for usage\.\n$/);
   const result = await runCli(["echo"]);
   assert.equal(result.code, 2);
-  assert.match(result.stderr, /^Usage: wirebox echo serve/);
+  assert.equal(
+    result.stderr,
+    "wirebox: missing echo command (expected \"serve\")\nTry 'wirebox echo --help' for usage.\n",
+  );
 });
 
 Deno.test("runtime failures: port in use, refused, unresolvable: one line and a hint, exit 1", async () => {
@@ -58,7 +64,7 @@ Deno.test("runtime failures: port in use, refused, unresolvable: one line and a 
     assert.equal(
       inUse.stderr,
       `wirebox: Cannot bind to tcp 127.0.0.1:${port}: address already in use\n` +
-        "hint: another program is using that port: choose another with --port (0 picks a free one)\n",
+        "hint: another program is using that port: choose another one (port 0 picks a free one)\n",
     );
   } finally {
     taken.close();

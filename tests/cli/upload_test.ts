@@ -107,6 +107,16 @@ Deno.test("cli upload: a refusal, an unreachable server and usage mistakes exit 
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /Cannot send .*nope\.txt: no such file or folder/);
 
+    // An empty folder: nothing was sent, so nothing was stored and verified.
+    await Deno.mkdir(join(local, "empty"));
+    const empty = await runCli(["upload", "send", join(local, "empty"), "--to", to]);
+    assert.equal(empty.code, 1);
+    assert.match(empty.stderr, /^wirebox: Nothing to send: no files in .*empty\n$/);
+
+    const badDir = await runCli(["upload", "serve", "--port", "0", "--dir", join(local, "a.txt", "x")]);
+    assert.equal(badDir.code, 1);
+    assert.match(badDir.stderr, /^wirebox: Cannot create the upload folder .*a\.txt\/x: not a directory\n$/);
+
     for (
       const args of [
         ["upload", "send", join(local, "a.txt")],
@@ -114,6 +124,7 @@ Deno.test("cli upload: a refusal, an unreachable server and usage mistakes exit 
         ["upload", "serve", "--on-conflict", "clobber"],
         ["upload", "serve", "--max-size", "lots"],
         ["upload", "send", "--to", to],
+        ["upload", "serve", "--port", "0", "--udp-port", "0", "--token", "s3cret"],
       ]
     ) {
       const usage = await runCli(args);

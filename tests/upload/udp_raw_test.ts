@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { listenUdp } from "../../lib/net/udp.ts";
+import { serveUpload } from "../../lib/upload/server.ts";
 import { peerTest } from "../_helpers/peers.ts";
 import { listTree, randomBytes, sha256, waitFor, withServer } from "./_setup.ts";
 
@@ -33,7 +34,11 @@ Deno.test('udp raw: datagrams then "bye" are stored under a generated name; the 
     assert.equal(reply, `OK ${data.length} ${sha256(data)} ${tree[0]}\n`);
     assert.deepEqual(await Deno.readFile(join(dir, tree[0])), data);
     assert.ok(
-      logs.some((line) => /udp 127\.0\.0\.1:\d+ stored raw upload as "udp-.*" 48\.1 KiB .*datagrams lost/.test(line)),
+      logs.some((line) =>
+        /udp 127\.0\.0\.1:\d+ stored raw upload as "udp-.*" 48\.1 KiB in .+ \(.+\/s\), sha256 .*datagrams lost/.test(
+          line,
+        )
+      ),
     );
   });
 });
@@ -79,4 +84,13 @@ s.close()
     const [name] = await listTree(dir);
     assert.equal(sha256(await Deno.readFile(join(dir, name))), sha256(data));
   });
+});
+
+Deno.test("udp raw: not offered with a token, which datagrams cannot carry", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await assert.rejects(serveUpload({ port: 0, dir, token: "s3cret", udpPort: 0 }), TypeError);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
