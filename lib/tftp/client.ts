@@ -44,7 +44,9 @@ export interface TftpClientOptions {
   /** Ask for a fixed retransmit timeout of this many seconds (1..255);
    * without it the timer follows the measured round-trip time. */
   timeoutSeconds?: number;
-  /** Retransmissions of one packet in a row before giving up.
+  /** Retransmissions of one packet in a row before giving up. A count given
+   * here is exact; the default 6 is stretched, with the adaptive timer, until
+   * the server has been silent for 5 s.
    * @default {6} */
   retries?: number;
   /** Ask for (get) or announce (put) the transfer size.
