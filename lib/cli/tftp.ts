@@ -51,7 +51,9 @@ Client options (wirebox tftp get / put):
   --mode MODE             octet (bytes as they are, default) or netascii (text, line ends converted)
   --blksize N             block size to ask for, 8..65464 (default 1468: one Ethernet frame)
   --windowsize N          blocks per window to ask for (default 32; 1 = lock-step)
-  --timeout SECONDS       ask for a fixed retransmit timeout (default: follow the round-trip time)
+  --timeout SECONDS       ask for a fixed retransmit timeout: the request is repeated at that pace,
+                          and the transfer too if the server grants it (default, or if the server
+                          declines: follow the round-trip time)
   --retries N             give up after N retransmissions in a row; without --retries: 6, but
                           with the round-trip timer never before 5 s of silence
   --tsize / --no-tsize    ask for (get) or announce (put) the file size, or not (default: --tsize)

@@ -187,6 +187,23 @@ export class RetransmitTimer {
     return timer;
   }
 
+  /**
+   * The same timer (measured round trip, silence, the armed wait) with a
+   * fixed timeout of `timeoutMs`, or adaptive when it is undefined: a client
+   * asks for a timeout, but runs on the one the server granted, if any.
+   *
+   * @example Usage
+   * ```ts
+   * import { RetransmitTimer } from "./rto.ts";
+   * const asked = new RetransmitTimer({ timeoutMs: 5000 });
+   * asked.sample(0.2);
+   * asked.withTimeout(undefined).timeoutMs; // 5: the server did not grant it, the round trip rules
+   * ```
+   */
+  withTimeout(timeoutMs: number | undefined): RetransmitTimer {
+    return RetransmitTimer.fromSnapshot({ ...this.snapshot(), options: { ...this.#options, timeoutMs } });
+  }
+
   /** A wait ran out: backs off and returns whether to retransmit (false: give up). */
   expired(): boolean {
     if (this.#backoff >= this.#retries) {
