@@ -152,10 +152,14 @@ export interface PeerServer extends AsyncDisposable {
 
 /**
  * Starts tftpd-hpa (`in.tftpd`) or atftpd in the foreground on a free loopback
- * port over `root` (uploads allowed), waits until it answers, and stops it
- * by PID on dispose.
+ * port over `root` (uploads allowed; `extraArgs` go before the root), waits
+ * until it answers, and stops it by PID on dispose.
  */
-export async function startPeerServer(kind: "tftpd-hpa" | "atftpd" | "busybox", root: string): Promise<PeerServer> {
+export async function startPeerServer(
+  kind: "tftpd-hpa" | "atftpd" | "busybox",
+  root: string,
+  extraArgs: string[] = [],
+): Promise<PeerServer> {
   const port = freeUdpPort();
   const user = isRoot ? "root" : Deno.env.get("USER") ?? "nobody";
   let args: string[];
@@ -174,6 +178,7 @@ export async function startPeerServer(kind: "tftpd-hpa" | "atftpd" | "busybox", 
       "--blocksize",
       "65464",
       ...(isRoot ? ["--secure"] : []),
+      ...extraArgs,
       root,
     ];
   } else if (kind === "busybox") {
@@ -195,6 +200,7 @@ export async function startPeerServer(kind: "tftpd-hpa" | "atftpd" | "busybox", 
       isRoot ? "root" : user,
       "--logfile",
       "/dev/null",
+      ...extraArgs,
       root,
     ];
   }
