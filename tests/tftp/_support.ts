@@ -84,8 +84,12 @@ export interface RunningServer extends AsyncDisposable {
   address: HostPort;
   /** Every finished transfer, in order. */
   records: TransferRecord[];
-  /** Runs `action` and resolves with the record of the (first) transfer it caused. */
-  recordOf(action: () => Promise<unknown>): Promise<TransferRecord>;
+  /**
+   * Runs `action` and resolves with the record of the (first) transfer it
+   * caused, or of the first one since then of `filename`: a download's record
+   * may land after its client has exited, and must not be taken for the next one's.
+   */
+  recordOf(action: () => Promise<unknown>, filename?: string): Promise<TransferRecord>;
   /** Resolves once `count` transfers have finished. */
   waitForRecords(count: number): Promise<void>;
   /** Lines the server logged. */
@@ -119,11 +123,14 @@ export function startOurServer(root: string, options: Partial<TftpServerOptions>
     async waitForRecords(count) {
       while (records.length < count) await new Promise<void>((resolve) => waiters.push(resolve));
     },
-    async recordOf(action) {
+    async recordOf(action, filename) {
       const index = records.length;
       await action();
-      await this.waitForRecords(index + 1);
-      return records[index];
+      const match = (record: TransferRecord) => filename === undefined || record.filename === filename;
+      for (let count = index + 1;; count++) {
+        await this.waitForRecords(count);
+        if (match(records[count - 1])) return records[count - 1];
+      }
     },
     async [Symbol.asyncDispose]() {
       controller.abort();

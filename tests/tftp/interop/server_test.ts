@@ -34,8 +34,9 @@ backendTest("interop: tftp-hpa client gets and puts, octet and netascii", async 
     });
     await t.step(`put ${size} bytes`, async () => {
       const local = await makeFile(dir.path, `hpa-put-${size}`, size, size + 1);
-      const record = await ours.recordOf(() =>
-        runPeer("tftp", ["-m", "octet", "127.0.0.1", port, "-c", "put", local, `hpa-put-${size}`])
+      const record = await ours.recordOf(
+        () => runPeer("tftp", ["-m", "octet", "127.0.0.1", port, "-c", "put", local, `hpa-put-${size}`]),
+        `hpa-put-${size}`,
       );
       assert.equal(record.error, undefined);
       assert.equal(await sha256(join(root, `hpa-put-${size}`)), await sha256(local));
@@ -44,8 +45,12 @@ backendTest("interop: tftp-hpa client gets and puts, octet and netascii", async 
   await t.step("put past block-number rollover (32 MiB + 1000 bytes: tftp-hpa has only 512-byte blocks)", async () => {
     const size = 32 * 1024 * 1024 + 1000;
     const local = await makeFile(dir.path, "hpa-rollover.bin", size);
-    const record = await ours.recordOf(() =>
-      runPeer("tftp", ["-m", "octet", "127.0.0.1", port, "-c", "put", local, "hpa-rollover.bin"], { timeoutMs: 60_000 })
+    const record = await ours.recordOf(
+      () =>
+        runPeer("tftp", ["-m", "octet", "127.0.0.1", port, "-c", "put", local, "hpa-rollover.bin"], {
+          timeoutMs: 60_000,
+        }),
+      "hpa-rollover.bin",
     );
     assert.equal(record.error, undefined);
     assert.equal(record.bytes, size);
@@ -58,8 +63,9 @@ backendTest("interop: tftp-hpa client gets and puts, octet and netascii", async 
     assert.equal(await Deno.readTextFile(local), TEXT);
     const upload = join(dir.path, "text-put.txt");
     await Deno.writeTextFile(upload, TEXT);
-    const record = await ours.recordOf(() =>
-      runPeer("tftp", ["-m", "netascii", "127.0.0.1", port, "-c", "put", upload, "text-put.txt"])
+    const record = await ours.recordOf(
+      () => runPeer("tftp", ["-m", "netascii", "127.0.0.1", port, "-c", "put", upload, "text-put.txt"]),
+      "text-put.txt",
     );
     assert.equal(record.error, undefined);
     assert.ok(record.bytes > TEXT.length, "the wire carried CR LF for each LF");
@@ -87,8 +93,9 @@ backendTest("interop: curl gets and puts at blksize 512 to 65464", async (backen
       await t.step(`put ${size} bytes at blksize ${blksize}`, async () => {
         const name = `curl-put-${blksize}-${size}`;
         const local = await makeFile(dir.path, name, size, size + 7);
-        const record = await ours.recordOf(() =>
-          runPeer("curl", ["-sS", "--tftp-blksize", String(blksize), "-T", local, url(name)])
+        const record = await ours.recordOf(
+          () => runPeer("curl", ["-sS", "--tftp-blksize", String(blksize), "-T", local, url(name)]),
+          name,
         );
         assert.equal(record.error, undefined);
         assert.equal(await sha256(join(root, name)), await sha256(local));
@@ -105,8 +112,10 @@ backendTest("interop: curl gets and puts at blksize 512 to 65464", async (backen
   });
   await t.step(`put past block-number rollover (${ROLLOVER_SIZE} bytes at blksize 8)`, async () => {
     const local = await makeFile(dir.path, "curl-rollover.bin", ROLLOVER_SIZE);
-    const record = await ours.recordOf(() =>
-      runPeer("curl", ["-sS", "--tftp-blksize", "8", "-T", local, url("curl-rollover.bin")], { timeoutMs: 60_000 })
+    const record = await ours.recordOf(
+      () =>
+        runPeer("curl", ["-sS", "--tftp-blksize", "8", "-T", local, url("curl-rollover.bin")], { timeoutMs: 60_000 }),
+      "curl-rollover.bin",
     );
     assert.equal(record.error, undefined);
     assert.equal(record.bytes, ROLLOVER_SIZE);
@@ -137,8 +146,9 @@ backendTest("interop: atftp gets and puts with windows, octet and netascii", asy
       await t.step(`put ${size} bytes at blksize ${blksize} windowsize ${windowsize}`, async () => {
         const name = `atftp-put-${blksize}-${size}`;
         const local = await makeFile(dir.path, name, size, size + 3);
-        const record = await ours.recordOf(() =>
-          runPeer("atftp", [...options, "-p", "-r", name, "-l", local, "127.0.0.1", port])
+        const record = await ours.recordOf(
+          () => runPeer("atftp", [...options, "-p", "-r", name, "-l", local, "127.0.0.1", port]),
+          name,
         );
         assert.equal(record.error, undefined);
         assert.equal(await sha256(join(root, name)), await sha256(local));
@@ -147,10 +157,12 @@ backendTest("interop: atftp gets and puts with windows, octet and netascii", asy
   }
   await t.step(`put past block-number rollover (${ROLLOVER_SIZE} bytes at blksize 8)`, async () => {
     const local = await makeFile(dir.path, "atftp-rollover.bin", ROLLOVER_SIZE);
-    const record = await ours.recordOf(() =>
-      runPeer("atftp", ["--option", "blksize 8", "-p", "-r", "atftp-rollover.bin", "-l", local, "127.0.0.1", port], {
-        timeoutMs: 60_000,
-      })
+    const record = await ours.recordOf(
+      () =>
+        runPeer("atftp", ["--option", "blksize 8", "-p", "-r", "atftp-rollover.bin", "-l", local, "127.0.0.1", port], {
+          timeoutMs: 60_000,
+        }),
+      "atftp-rollover.bin",
     );
     assert.equal(record.error, undefined);
     assert.equal(record.bytes, ROLLOVER_SIZE);
@@ -197,8 +209,7 @@ backendTest("interop: busybox tftp gets and puts at blksize 512 to 65464", async
             `${name}.up`,
             "127.0.0.1",
             port,
-          ])
-        );
+          ]), `${name}.up`);
         assert.equal(record.error, undefined);
         assert.equal(await sha256(join(root, `${name}.up`)), await sha256(original));
       });
