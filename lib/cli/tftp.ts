@@ -39,7 +39,8 @@ Server options (wirebox tftp serve):
   --max-windowsize N      largest window granted (default 64; always clamped so that a
                           window fits in a socket buffer)
   --max-size SIZE         largest upload accepted, e.g. 100M (default: no limit)
-  --retries N             retransmissions in a row before a transfer is given up (default 6)
+  --retries N             give up a transfer after N retransmissions in a row; without --retries:
+                          6, but with the round-trip timer never before 5 s of silence
   --no-timeout-option     decline the clients' timeout option and keep the timer that follows
                           the round-trip time (curl asks for 6 s: each lost packet would cost that)
   --allow-leading-slash   read "/name" as "name" (some boot ROMs send absolute names)
@@ -50,8 +51,11 @@ Client options (wirebox tftp get / put):
   --mode MODE             octet (bytes as they are, default) or netascii (text, line ends converted)
   --blksize N             block size to ask for, 8..65464 (default 1468: one Ethernet frame)
   --windowsize N          blocks per window to ask for (default 32; 1 = lock-step)
-  --timeout SECONDS       ask for a fixed retransmit timeout (default: follow the round-trip time)
-  --retries N             retransmissions in a row before giving up (default 6)
+  --timeout SECONDS       ask for a fixed retransmit timeout: the request is repeated at that pace,
+                          and the transfer too if the server grants it (default, or if the server
+                          declines: follow the round-trip time)
+  --retries N             give up after N retransmissions in a row; without --retries: 6, but
+                          with the round-trip timer never before 5 s of silence
   --tsize / --no-tsize    ask for (get) or announce (put) the file size, or not (default: --tsize)
   --rfc1350               send a plain request without any option (for old servers)
   --udp-backend B         how the transfer moves datagrams (see below; default auto)

@@ -41,10 +41,13 @@ export interface TftpClientOptions {
   /** Blocks per window to ask for (RFC 7440), clamped to fit a socket buffer.
    * @default {32} */
   windowsize?: number;
-  /** Ask for a fixed retransmit timeout of this many seconds (1..255);
-   * without it the timer follows the measured round-trip time. */
+  /** Ask for a fixed retransmit timeout of this many seconds (1..255), used
+   * to repeat the request and, if the server grants it, for the whole
+   * transfer; otherwise the timer follows the measured round-trip time. */
   timeoutSeconds?: number;
-  /** Retransmissions of one packet in a row before giving up.
+  /** Retransmissions of one packet in a row before giving up. A count given
+   * here is exact; the default 6 is stretched, with the adaptive timer, until
+   * the server has been silent for 5 s.
    * @default {6} */
   retries?: number;
   /** Ask for (get) or announce (put) the transfer size.
@@ -180,11 +183,13 @@ async function transfer(
   const started = performance.now();
   const link = await openLink(server, options);
   try {
-    const timer = newTimer(options);
-    const [first, requested] = await request(link, server, type, remote, clientOptions(options, tsize), timer, options);
+    const asked = newTimer(options);
+    const [first, requested] = await request(link, server, type, remote, clientOptions(options, tsize), asked, options);
     const settings = opcodeOf(first) === Opcode.OACK
       ? await checkOack(link, first, requested)
       : { ...DEFAULT_SETTINGS };
+    // The data phase runs on the timeout the server granted; one it declined (or ignored) is not ours to keep.
+    const timer = asked.withTimeout(settings.timeoutMs);
     const { done, ...stats } = await run(link, timer, first, settings);
     return { ...stats, settings, durationMs: done - started, server: link.peer!, backend: link.backend };
   } finally {
@@ -257,6 +262,7 @@ function clientOptions(options: TftpClientOptions, tsize: number | undefined): O
   });
 }
 
+/** The request's timer: the timeout asked for, if any, since none is granted yet. */
 function newTimer(options: TftpClientOptions): RetransmitTimer {
   return new RetransmitTimer({
     ...options.retransmit,

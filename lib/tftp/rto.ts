@@ -8,11 +8,15 @@
  * @module
  */
 
+/** How long the adaptive timer with the default retry count keeps trying a silent peer, in milliseconds. */
+const DEFAULT_MIN_GIVE_UP_MS = 5000;
+
 /** Options for {@linkcode RetransmitTimer}. */
 export interface RetransmitOptions {
   /** A fixed timeout in milliseconds (the negotiated `timeout`); without it the timer adapts. */
   timeoutMs?: number;
-  /** Retransmissions of one packet in a row before giving up.
+  /** Retransmissions of one packet in a row before giving up. A count given
+   * here is exact; the default one is stretched by `minGiveUpMs`.
    * @default {6} */
   retries?: number;
   /** Adaptive timeout before the first round trip has been measured, in milliseconds.
@@ -25,8 +29,9 @@ export interface RetransmitOptions {
    * @default {2000} */
   maxMs?: number;
   /** Adaptive mode only: however fast the retries ran out, keep trying until the
-   * peer has been silent this long, in milliseconds (a peer that stalls for a moment is not gone).
-   * @default {5000} */
+   * peer has been silent this long, in milliseconds (a peer that stalls for a moment is not gone,
+   * and a timer adapted to a LAN runs six retries out in well under a second).
+   * @default {5000 without `retries`, 0 with it} */
   minGiveUpMs?: number;
 }
 
@@ -82,7 +87,8 @@ export class RetransmitTimer {
     this.#retries = options.retries ?? 6;
     this.#min = options.minMs ?? 5;
     this.#max = options.maxMs ?? 2000;
-    this.#minGiveUp = options.minGiveUpMs ?? 5000;
+    // Only the default count is stretched: a count someone chose is what they get.
+    this.#minGiveUp = options.minGiveUpMs ?? (options.retries === undefined ? DEFAULT_MIN_GIVE_UP_MS : 0);
     this.#base = options.initialMs ?? 1000;
   }
 
@@ -179,6 +185,23 @@ export class RetransmitTimer {
     const timer = new RetransmitTimer(snapshot.options);
     timer.restore(snapshot);
     return timer;
+  }
+
+  /**
+   * The same timer (measured round trip, silence, the armed wait) with a
+   * fixed timeout of `timeoutMs`, or adaptive when it is undefined: a client
+   * asks for a timeout, but runs on the one the server granted, if any.
+   *
+   * @example Usage
+   * ```ts
+   * import { RetransmitTimer } from "./rto.ts";
+   * const asked = new RetransmitTimer({ timeoutMs: 5000 });
+   * asked.sample(0.2);
+   * asked.withTimeout(undefined).timeoutMs; // 5: the server did not grant it, the round trip rules
+   * ```
+   */
+  withTimeout(timeoutMs: number | undefined): RetransmitTimer {
+    return RetransmitTimer.fromSnapshot({ ...this.snapshot(), options: { ...this.#options, timeoutMs } });
   }
 
   /** A wait ran out: backs off and returns whether to retransmit (false: give up). */

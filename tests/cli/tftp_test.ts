@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { formatAddress } from "../../lib/net/address.ts";
 import { listenUdp, udpAddress } from "../../lib/net/udp.ts";
 import { missingPrograms, ROOT, runCli, startServer, wireboxArgs } from "../_helpers/cli.ts";
-import { makeFile, sha256, tempDir } from "../tftp/_support.ts";
+import { makeFile, RawPeer, sha256, tempDir } from "../tftp/_support.ts";
 import { LIBC_MISSING } from "../_helpers/ffi.ts";
 
 /** The backend `auto` comes to with the binary's permissions. */
@@ -80,21 +80,32 @@ Deno.test("cli: tftp get/put failures are one line with the server's words, exit
   );
 });
 
-Deno.test("cli: tftp get from a port where nothing answers times out with the retries in the message", async () => {
-  const socket = listenUdp({ hostname: "127.0.0.1", port: 0 });
-  try {
-    const address = formatAddress(udpAddress(socket));
-    const result = await runCli(["tftp", "get", address, "f", "-", "--timeout", "1", "--retries", "1"]);
+Deno.test("cli: tftp get from a port where nothing answers sends exactly 1 + --retries requests and says so", async () => {
+  // Each case: arguments, requests the silent port must receive, and the time the message must state.
+  const cases: [string[], number, string, string][] = [
+    // The round-trip timer starts at 1 s and doubles: requests at 0 and 1 s, given up at 3 s.
+    [["--retries", "1"], 2, "1 retry", "3"],
+    [["--retries", "0"], 1, "0 retries", "1"],
+    // A fixed timeout does not double: requests at 0 and 1 s, given up at 2 s.
+    [["--timeout", "1", "--retries", "1"], 2, "1 retry", "2"],
+  ];
+  await Promise.all(cases.map(async ([args, requests, retries, seconds]) => {
+    await using silent = new RawPeer();
+    const address = formatAddress(silent.address);
+    const result = await runCli(["tftp", "get", address, "f", "-", ...args]);
     assert.equal(result.code, 1);
     assert.match(
       result.stderr,
       new RegExp(
-        `^wirebox: Cannot get "f" from ${address}: no answer from the server: timed out after 1 retry \\(2\\.\\d s\\)\n$`,
+        `^wirebox: Cannot get "f" from ${address}: no answer from the server: timed out after ${retries} \\(${seconds}\\.\\d s\\)\n$`,
       ),
+      args.join(" "),
     );
-  } finally {
-    socket.close();
-  }
+    let received = 0;
+    // The client has exited: whatever it sent is already queued here.
+    while (await silent.maybeReceive(50)) received++;
+    assert.equal(received, requests, `${args.join(" ")}: requests received`);
+  }));
 });
 
 Deno.test("cli: tftp usage mistakes exit 2 with a hint", async () => {

@@ -84,8 +84,12 @@ export interface RunningServer extends AsyncDisposable {
   address: HostPort;
   /** Every finished transfer, in order. */
   records: TransferRecord[];
-  /** Runs `action` and resolves with the record of the (first) transfer it caused. */
-  recordOf(action: () => Promise<unknown>): Promise<TransferRecord>;
+  /**
+   * Runs `action` and resolves with the record of the (first) transfer it
+   * caused, or of the first one since then of `filename`: a download's record
+   * may land after its client has exited, and must not be taken for the next one's.
+   */
+  recordOf(action: () => Promise<unknown>, filename?: string): Promise<TransferRecord>;
   /** Resolves once `count` transfers have finished. */
   waitForRecords(count: number): Promise<void>;
   /** Lines the server logged. */
@@ -119,11 +123,14 @@ export function startOurServer(root: string, options: Partial<TftpServerOptions>
     async waitForRecords(count) {
       while (records.length < count) await new Promise<void>((resolve) => waiters.push(resolve));
     },
-    async recordOf(action) {
+    async recordOf(action, filename) {
       const index = records.length;
       await action();
-      await this.waitForRecords(index + 1);
-      return records[index];
+      const match = (record: TransferRecord) => filename === undefined || record.filename === filename;
+      for (let count = index + 1;; count++) {
+        await this.waitForRecords(count);
+        if (match(records[count - 1])) return records[count - 1];
+      }
     },
     async [Symbol.asyncDispose]() {
       controller.abort();
@@ -152,10 +159,14 @@ export interface PeerServer extends AsyncDisposable {
 
 /**
  * Starts tftpd-hpa (`in.tftpd`) or atftpd in the foreground on a free loopback
- * port over `root` (uploads allowed), waits until it answers, and stops it
- * by PID on dispose.
+ * port over `root` (uploads allowed; `extraArgs` go before the root), waits
+ * until it answers, and stops it by PID on dispose.
  */
-export async function startPeerServer(kind: "tftpd-hpa" | "atftpd" | "busybox", root: string): Promise<PeerServer> {
+export async function startPeerServer(
+  kind: "tftpd-hpa" | "atftpd" | "busybox",
+  root: string,
+  extraArgs: string[] = [],
+): Promise<PeerServer> {
   const port = freeUdpPort();
   const user = isRoot ? "root" : Deno.env.get("USER") ?? "nobody";
   let args: string[];
@@ -174,6 +185,7 @@ export async function startPeerServer(kind: "tftpd-hpa" | "atftpd" | "busybox", 
       "--blocksize",
       "65464",
       ...(isRoot ? ["--secure"] : []),
+      ...extraArgs,
       root,
     ];
   } else if (kind === "busybox") {
@@ -195,6 +207,7 @@ export async function startPeerServer(kind: "tftpd-hpa" | "atftpd" | "busybox", 
       isRoot ? "root" : user,
       "--logfile",
       "/dev/null",
+      ...extraArgs,
       root,
     ];
   }

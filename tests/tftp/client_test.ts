@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { memorySink } from "../../lib/tftp/block_io.ts";
-import { downloadFile, tftpGet } from "../../lib/tftp/client.ts";
+import { bytesSource, memorySink } from "../../lib/tftp/block_io.ts";
+import { downloadFile, tftpGet, tftpPut } from "../../lib/tftp/client.ts";
 import { tftpInfo } from "../../lib/tftp/errors.ts";
 import {
+  encodeAck,
   encodeData,
   encodeError,
   encodeOack,
@@ -175,4 +176,101 @@ backendTest("client: progress reports the size from tsize; abort tells the serve
   await ours.waitForRecords(2);
   assert.match(ours.records[1].error!.message, /the client refused: Error \(code 0\): stopped by SIGINT/);
   await assert.rejects(Deno.lstat(join(dir.path, "aborted")), Deno.errors.NotFound);
+});
+
+/** Milliseconds between the next packet from the client and its repetition (the packet is not answered). */
+async function repeatGap(transfer: RawPeer): Promise<{ gap: number; packet: Packet | { type: "malformed" } }> {
+  const first = await transfer.receive();
+  const sent = performance.now();
+  const again = await transfer.receive();
+  assert.deepEqual(again.packet, first.packet, "the same packet, repeated");
+  return { gap: performance.now() - sent, packet: first.packet };
+}
+
+// The client asks for a 10 s timeout; a server that does not grant it leaves the round-trip timer in charge,
+// which on loopback repeats within milliseconds (the test allows 2 s for a loaded machine).
+const ASKED = { timeoutSeconds: 10, blksize: 512, windowsize: 1, tsize: false } as const;
+
+backendTest(
+  "client: a timeout the OACK leaves out is not kept: the download runs on the RTT timer",
+  async (backend) => {
+    await using listen = new RawPeer();
+    await using transfer = new RawPeer();
+    const sink = memorySink();
+    const getting = tftpGet(listen.address, "file", sink, { ...ASKED, blksize: 1024, udpBackend: backend });
+    const { request: rrq, client } = await request(listen);
+    assert.equal(rrq.options.get("timeout"), "10");
+    await transfer.send(encodeOack(new Map([["blksize", "1024"]])), client);
+    const { gap, packet } = await repeatGap(transfer);
+    assert.deepEqual(packet, { type: "ACK", block: 0 });
+    assert.ok(gap < 2000, `ACK 0 repeated after ${gap.toFixed(0)} ms, not the 10 s asked for`);
+    await transfer.send(encodeData(1, new Uint8Array([1, 2])), client);
+    assert.deepEqual(await transfer.receiveFrom(1), { type: "ACK", block: 1 });
+    const result = await getting;
+    assert.equal(result.settings.timeoutMs, undefined);
+    assert.deepEqual(sink.bytes(), new Uint8Array([1, 2]));
+  },
+);
+
+backendTest("client: a server that answers a request with a timeout by DATA runs on the RTT timer", async (backend) => {
+  await using listen = new RawPeer();
+  await using transfer = new RawPeer();
+  const sink = memorySink();
+  const getting = tftpGet(listen.address, "file", sink, { ...ASKED, udpBackend: backend });
+  const { client } = await request(listen);
+  await transfer.send(encodeData(1, new Uint8Array(512).fill(3)), client);
+  const { gap, packet } = await repeatGap(transfer);
+  assert.deepEqual(packet, { type: "ACK", block: 1 });
+  assert.ok(gap < 2000, `ACK 1 repeated after ${gap.toFixed(0)} ms, not the 10 s asked for`);
+  await transfer.send(encodeData(2, new Uint8Array([4])), client);
+  assert.deepEqual(await transfer.receiveFrom(2), { type: "ACK", block: 2 });
+  await getting;
+  assert.equal(sink.bytes().length, 513);
+});
+
+backendTest(
+  "client: a server that answers a WRQ with options by ACK 0 gets a lock-step upload on the RTT timer",
+  async (backend) => {
+    await using listen = new RawPeer();
+    await using transfer = new RawPeer();
+    const data = seededBytes(700, 2);
+    const putting = tftpPut(listen.address, "file", bytesSource(data), {
+      timeoutSeconds: 10,
+      blksize: 1024,
+      windowsize: 4,
+      size: data.length,
+      udpBackend: backend,
+    });
+    const { request: wrq, client } = await request(listen);
+    assert.equal(wrq.type, "WRQ");
+    assert.deepEqual([...wrq.options.keys()], ["blksize", "windowsize", "timeout", "tsize"]);
+    await transfer.send(encodeAck(0), client);
+    const { gap, packet } = await repeatGap(transfer);
+    const first = expectType(packet, "DATA");
+    assert.equal(first.block, 1);
+    assert.deepEqual(first.data, data.subarray(0, 512), "RFC 1350's 512-byte blocks, one at a time");
+    assert.ok(gap < 2000, `DATA 1 repeated after ${gap.toFixed(0)} ms, not the 10 s asked for`);
+    await transfer.send(encodeAck(1), client);
+    const second = expectType(await transfer.receiveFrom(2), "DATA");
+    assert.equal(second.block, 2);
+    assert.deepEqual(second.data, data.subarray(512));
+    await transfer.send(encodeAck(2), client);
+    const result = await putting;
+    assert.equal(result.bytes, 700);
+    assert.equal(result.settings.blksize, 512);
+  },
+);
+
+backendTest("client: a timeout the server grants is honoured exactly", async (backend) => {
+  await using listen = new RawPeer();
+  await using transfer = new RawPeer();
+  const getting = tftpGet(listen.address, "file", memorySink(), { ...ASKED, timeoutSeconds: 1, udpBackend: backend });
+  const { client } = await request(listen);
+  await transfer.send(encodeOack(new Map([["timeout", "1"]])), client);
+  const { gap } = await repeatGap(transfer);
+  // Never early, and not doubled: the ffi thread may add a little on a loaded machine.
+  assert.ok(gap >= 990 && gap < 1800, `ACK 0 repeated after ${gap.toFixed(0)} ms`);
+  await transfer.send(encodeData(1, new Uint8Array(0)), client);
+  assert.deepEqual(await transfer.receiveFrom(1), { type: "ACK", block: 1 });
+  assert.equal((await getting).settings.timeoutMs, 1000);
 });

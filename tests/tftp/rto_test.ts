@@ -71,3 +71,27 @@ Deno.test("rto: a snapshot carries the whole state (measured RTT, backoff, the a
   const fixed = RetransmitTimer.fromSnapshot(new RetransmitTimer({ timeoutMs: 3000 }).snapshot());
   assert.equal(fixed.timeoutMs, 3000);
 });
+
+Deno.test("rto: a retry count given explicitly is exact; only the default one waits for 5 s of silence", () => {
+  const given = new RetransmitTimer({ retries: 1 });
+  assert.ok(given.expired());
+  assert.equal(given.expired(), false, "one retry, then give up at once");
+  const byDefault = new RetransmitTimer();
+  for (let i = 0; i < 6; i++) assert.ok(byDefault.expired());
+  assert.ok(byDefault.expired(), "out of the 6 default retries, but the peer has been silent for less than 5 s");
+  assert.equal(byDefault.retransmissions, 7, "and each retry beyond 6 is counted");
+});
+
+Deno.test("rto: withTimeout keeps what was measured and switches between a fixed and the adaptive timeout", () => {
+  const asked = new RetransmitTimer({ timeoutMs: 3000, retries: 2, minMs: 2 });
+  asked.sample(4);
+  assert.equal(asked.timeoutMs, 3000);
+  const declined = asked.withTimeout(undefined);
+  assert.equal(declined.srtt, 4);
+  assert.equal(declined.timeoutMs, 4 + 4 * 2, "the measured round trip rules (srtt + 4 deviations)");
+  assert.ok(declined.expired());
+  assert.equal(declined.timeoutMs, 24, "and it backs off");
+  assert.ok(declined.expired());
+  assert.equal(declined.expired(), false, "with the same retries");
+  assert.equal(asked.withTimeout(3000).timeoutMs, 3000);
+});

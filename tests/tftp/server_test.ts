@@ -84,6 +84,51 @@ backendTest(
   },
 );
 
+backendTest(
+  "server: uploads out of the root (.., a symlinked folder, an absolute name) are refused with code 2, nothing written",
+  async (backend) => {
+    await using dir = await tempDir();
+    const root = join(dir.path, "root");
+    const outside = join(dir.path, "outdir");
+    await Deno.mkdir(root);
+    await Deno.mkdir(outside);
+    await Deno.symlink(outside, join(root, "outlink"));
+    await using ours = startOurServer(root, { udpBackend: backend, create: true, overwrite: true });
+    await using peer = new RawPeer();
+    const names = ["../evil", "outlink/evil", join(dir.path, "evil"), "outlink/../../evil", "..\\evil"];
+    for (const name of names) {
+      await peer.send(encodeRequest("WRQ", name, "octet", new Map([["tsize", "5"]])), ours.address);
+      const { packet, from } = await peer.receive();
+      expectError(packet, ErrorCode.accessViolation);
+      // Were it accepted, this would be its data: it must not land anywhere.
+      await peer.send(encodeData(1, new TextEncoder().encode("evil\n")), from);
+    }
+    // The same with the client, which would have sent the file if the server had acknowledged.
+    const local = await makeFile(dir.path, "local.bin", 100);
+    for (const name of names) {
+      await assert.rejects(
+        uploadFile(ours.address, local, name, { udpBackend: backend }),
+        (error: Error) => error instanceof Deno.errors.PermissionDenied && /code 2/.test(error.message),
+        name,
+      );
+    }
+    await ours.waitForRecords(2 * names.length);
+    assert.ok(ours.records.every((record) => record.error !== undefined && record.bytes === 0));
+    const everything: string[] = [];
+    for await (const entry of walk(dir.path)) everything.push(entry);
+    assert.deepEqual(everything.sort(), ["local.bin", "outdir", "root", "root/outlink"], "nothing written anywhere");
+  },
+);
+
+/** Every path under `folder`, relative to it (symlinks not followed). */
+async function* walk(folder: string, prefix = ""): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(join(folder, prefix))) {
+    const path = prefix === "" ? entry.name : `${prefix}/${entry.name}`;
+    yield path;
+    if (entry.isDirectory) yield* walk(folder, path);
+  }
+}
+
 backendTest("server: uploads need create (new files) or overwrite (existing ones)", async (backend) => {
   await using dir = await tempDir();
   const data = await makeFile(dir.path, "data.bin", 2000);

@@ -11,6 +11,9 @@ import { backendTest, makeFile, runPeer, sha256, startOurServer, tempDir } from 
 
 const TEXT = "first line\nsecond line\r\na bare\rcarriage return\n" + "a longer line of text, repeated\n".repeat(60);
 
+/** Past block-number rollover at blksize 8 (65536 blocks and a bit): quick even in lock-step. */
+const ROLLOVER_SIZE = 65536 * 8 + 100;
+
 /** Sizes around the block boundary, a multiple, and a few blocks. */
 function sizesFor(blksize: number): number[] {
   return [0, blksize - 1, blksize, blksize + 1, blksize * 3];
@@ -31,13 +34,28 @@ backendTest("interop: tftp-hpa client gets and puts, octet and netascii", async 
     });
     await t.step(`put ${size} bytes`, async () => {
       const local = await makeFile(dir.path, `hpa-put-${size}`, size, size + 1);
-      const record = await ours.recordOf(() =>
-        runPeer("tftp", ["-m", "octet", "127.0.0.1", port, "-c", "put", local, `hpa-put-${size}`])
+      const record = await ours.recordOf(
+        () => runPeer("tftp", ["-m", "octet", "127.0.0.1", port, "-c", "put", local, `hpa-put-${size}`]),
+        `hpa-put-${size}`,
       );
       assert.equal(record.error, undefined);
       assert.equal(await sha256(join(root, `hpa-put-${size}`)), await sha256(local));
     });
   }
+  await t.step("put past block-number rollover (32 MiB + 1000 bytes: tftp-hpa has only 512-byte blocks)", async () => {
+    const size = 32 * 1024 * 1024 + 1000;
+    const local = await makeFile(dir.path, "hpa-rollover.bin", size);
+    const record = await ours.recordOf(
+      () =>
+        runPeer("tftp", ["-m", "octet", "127.0.0.1", port, "-c", "put", local, "hpa-rollover.bin"], {
+          timeoutMs: 60_000,
+        }),
+      "hpa-rollover.bin",
+    );
+    assert.equal(record.error, undefined);
+    assert.equal(record.bytes, size);
+    assert.equal(await sha256(join(root, "hpa-rollover.bin")), await sha256(local));
+  });
   await t.step("netascii both ways: line ends converted and restored", async () => {
     await Deno.writeTextFile(join(root, "text-get.txt"), TEXT);
     const local = join(dir.path, "text-got.txt");
@@ -45,8 +63,9 @@ backendTest("interop: tftp-hpa client gets and puts, octet and netascii", async 
     assert.equal(await Deno.readTextFile(local), TEXT);
     const upload = join(dir.path, "text-put.txt");
     await Deno.writeTextFile(upload, TEXT);
-    const record = await ours.recordOf(() =>
-      runPeer("tftp", ["-m", "netascii", "127.0.0.1", port, "-c", "put", upload, "text-put.txt"])
+    const record = await ours.recordOf(
+      () => runPeer("tftp", ["-m", "netascii", "127.0.0.1", port, "-c", "put", upload, "text-put.txt"]),
+      "text-put.txt",
     );
     assert.equal(record.error, undefined);
     assert.ok(record.bytes > TEXT.length, "the wire carried CR LF for each LF");
@@ -70,12 +89,13 @@ backendTest("interop: curl gets and puts at blksize 512 to 65464", async (backen
         assert.equal(await sha256(local), await sha256(original));
       });
     }
-    for (const size of [0, blksize + 1, blksize * 3]) {
+    for (const size of sizesFor(blksize)) {
       await t.step(`put ${size} bytes at blksize ${blksize}`, async () => {
         const name = `curl-put-${blksize}-${size}`;
         const local = await makeFile(dir.path, name, size, size + 7);
-        const record = await ours.recordOf(() =>
-          runPeer("curl", ["-sS", "--tftp-blksize", String(blksize), "-T", local, url(name)])
+        const record = await ours.recordOf(
+          () => runPeer("curl", ["-sS", "--tftp-blksize", String(blksize), "-T", local, url(name)]),
+          name,
         );
         assert.equal(record.error, undefined);
         assert.equal(await sha256(join(root, name)), await sha256(local));
@@ -90,6 +110,17 @@ backendTest("interop: curl gets and puts at blksize 512 to 65464", async (backen
     assert.equal(await sha256(local), await sha256(original));
     assert.ok(ours.records.at(-1)!.bytes === size);
   });
+  await t.step(`put past block-number rollover (${ROLLOVER_SIZE} bytes at blksize 8)`, async () => {
+    const local = await makeFile(dir.path, "curl-rollover.bin", ROLLOVER_SIZE);
+    const record = await ours.recordOf(
+      () =>
+        runPeer("curl", ["-sS", "--tftp-blksize", "8", "-T", local, url("curl-rollover.bin")], { timeoutMs: 60_000 }),
+      "curl-rollover.bin",
+    );
+    assert.equal(record.error, undefined);
+    assert.equal(record.bytes, ROLLOVER_SIZE);
+    assert.equal(await sha256(join(root, "curl-rollover.bin")), await sha256(local));
+  });
 }, ["curl"]);
 
 backendTest("interop: atftp gets and puts with windows, octet and netascii", async (backend, t) => {
@@ -98,7 +129,7 @@ backendTest("interop: atftp gets and puts with windows, octet and netascii", asy
   await Deno.mkdir(root);
   await using ours = startOurServer(root, { udpBackend: backend, create: true });
   const port = String(ours.address.port);
-  for (const [blksize, windowsize] of [[512, 1], [1428, 8], [65464, 8]]) {
+  for (const [blksize, windowsize] of [[512, 1], [1428, 8], [8192, 8], [65464, 8]]) {
     const options = [
       "--option",
       `blksize ${blksize}`,
@@ -115,14 +146,28 @@ backendTest("interop: atftp gets and puts with windows, octet and netascii", asy
       await t.step(`put ${size} bytes at blksize ${blksize} windowsize ${windowsize}`, async () => {
         const name = `atftp-put-${blksize}-${size}`;
         const local = await makeFile(dir.path, name, size, size + 3);
-        const record = await ours.recordOf(() =>
-          runPeer("atftp", [...options, "-p", "-r", name, "-l", local, "127.0.0.1", port])
+        const record = await ours.recordOf(
+          () => runPeer("atftp", [...options, "-p", "-r", name, "-l", local, "127.0.0.1", port]),
+          name,
         );
         assert.equal(record.error, undefined);
         assert.equal(await sha256(join(root, name)), await sha256(local));
       });
     }
   }
+  await t.step(`put past block-number rollover (${ROLLOVER_SIZE} bytes at blksize 8)`, async () => {
+    const local = await makeFile(dir.path, "atftp-rollover.bin", ROLLOVER_SIZE);
+    const record = await ours.recordOf(
+      () =>
+        runPeer("atftp", ["--option", "blksize 8", "-p", "-r", "atftp-rollover.bin", "-l", local, "127.0.0.1", port], {
+          timeoutMs: 60_000,
+        }),
+      "atftp-rollover.bin",
+    );
+    assert.equal(record.error, undefined);
+    assert.equal(record.bytes, ROLLOVER_SIZE);
+    assert.equal(await sha256(join(root, "atftp-rollover.bin")), await sha256(local));
+  });
   await t.step("netascii both ways", async () => {
     await Deno.writeTextFile(join(root, "atftp-text.txt"), TEXT);
     const local = join(dir.path, "atftp-text-got.txt");
@@ -144,7 +189,7 @@ backendTest("interop: busybox tftp gets and puts at blksize 512 to 65464", async
   await Deno.mkdir(root);
   await using ours = startOurServer(root, { udpBackend: backend, create: true });
   const port = String(ours.address.port);
-  for (const blksize of [512, 1428, 65464]) {
+  for (const blksize of [512, 1428, 8192, 65464]) {
     for (const size of sizesFor(blksize)) {
       await t.step(`get and put ${size} bytes at blksize ${blksize}`, async () => {
         const name = `bb-${blksize}-${size}`;
@@ -164,8 +209,7 @@ backendTest("interop: busybox tftp gets and puts at blksize 512 to 65464", async
             `${name}.up`,
             "127.0.0.1",
             port,
-          ])
-        );
+          ]), `${name}.up`);
         assert.equal(record.error, undefined);
         assert.equal(await sha256(join(root, `${name}.up`)), await sha256(original));
       });
