@@ -8,7 +8,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { formatAddress, type HostPort } from "../net/address.ts";
 import { rewrap } from "../net/errors.ts";
 import { writeAll } from "../net/io.ts";
-import { formatBytes, formatDuration, formatRate } from "../text/format.ts";
+import { formatBytes, formatCount, formatDuration, formatRate } from "../text/format.ts";
 import { readerSource, writerSink } from "../tftp/block_io.ts";
 import { downloadFile, type TftpClientOptions, tftpGet, tftpPut, type TftpResult, uploadFile } from "../tftp/client.ts";
 import { MAX_BLKSIZE } from "../tftp/packet.ts";
@@ -311,9 +311,7 @@ function progressBar(label: string) {
 function summary(verb: string, name: string, result: TftpResult): string {
   const { settings } = result;
   const window = settings.windowsize > 1 ? `, windowsize ${settings.windowsize}` : "";
-  const again = result.retransmitted > 0
-    ? `, ${result.retransmitted} block${result.retransmitted === 1 ? "" : "s"} sent again`
-    : "";
+  const again = result.retransmitted > 0 ? `, ${formatCount(result.retransmitted, "block")} sent again` : "";
   return `${verb} ${name}: ${formatBytes(result.bytes)} in ${formatDuration(result.durationMs)} (${
     formatRate(result.bytes, result.durationMs)
   }), blksize ${settings.blksize}${window}${again}, ${result.backend} backend`;

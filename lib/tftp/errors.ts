@@ -7,7 +7,7 @@
  * @module
  */
 
-import { formatDuration } from "../text/format.ts";
+import { formatCount, formatDuration } from "../text/format.ts";
 import { stripControls } from "../text/sanitize.ts";
 import { encodeError, ERROR_NAMES, ErrorCode, type ErrorPacket } from "./packet.ts";
 
@@ -92,7 +92,7 @@ export function peerError(packet: ErrorPacket, peer: string): Error {
  */
 export function timeoutError(peer: string, retries: number, waitedMs: number): Error {
   return new Deno.errors.TimedOut(
-    `no answer from the ${peer}: timed out after ${retries} ${retries === 1 ? "retry" : "retries"} (${
+    `no answer from the ${peer}: timed out after ${formatCount(retries, "retry", "retries")} (${
       formatDuration(waitedMs)
     })`,
   );
