@@ -10,7 +10,7 @@ import { chatCommand } from "./lib/cli/chat.ts";
 import type { Command } from "./lib/cli/command.ts";
 import { echoCommand } from "./lib/cli/echo.ts";
 import { listenCommand } from "./lib/cli/listen.ts";
-import { EXIT, print, printError, reportError, UsageError } from "./lib/cli/output.ts";
+import { EXIT, print, reportError, UsageError } from "./lib/cli/output.ts";
 import { sendCommand } from "./lib/cli/send.ts";
 import { serveCommand } from "./lib/cli/serve.ts";
 import { uploadCommand } from "./lib/cli/upload.ts";
