@@ -43,7 +43,7 @@ export class ProgressBar {
   #enabled: boolean;
   #color: boolean;
   #started = performance.now();
-  #lastDraw = 0;
+  #lastDraw = -Infinity; // the first update draws at once, however soon after start
   #current = 0;
 
   constructor(label: string, options: ProgressBarOptions = {}) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import config from "../../deno.json" with { type: "json" };
 import { runCli } from "../_helpers/cli.ts";
+import { peerTest } from "../_helpers/peers.ts";
 
 Deno.test("wirebox --help lists every tool; --version prints the version", async () => {
   const help = await runCli(["--help"]);
@@ -77,3 +78,41 @@ Deno.test("runtime failures: port in use, refused, unresolvable: one line and a 
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /^wirebox: Cannot connect to no-such-host.invalid:80: host not found/);
 });
+
+peerTest(
+  "runtime failures: a host that never answers times out after --connect-timeout, with a hint",
+  ["python3"],
+  async () => {
+    // A listener with a backlog of 0 whose one queue place is taken: the kernel drops further SYNs,
+    // as a firewall that swallows packets would, so the connect neither succeeds nor is refused.
+    const holder = new Deno.Command("python3", {
+      args: [
+        "-c",
+        `import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)
+c = socket.create_connection(s.getsockname())
+print(s.getsockname()[1], flush=True)
+sys.stdin.read()`,
+      ],
+      stdin: "piped",
+      stdout: "piped",
+    }).spawn();
+    try {
+      const reader = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      const port = Number((await reader.read()).value);
+      reader.releaseLock();
+      const started = performance.now();
+      const silent = await runCli(["send", `127.0.0.1:${port}`, "--connect-timeout", "300ms"]);
+      assert.equal(silent.code, 1, silent.stderr);
+      assert.match(
+        silent.stderr,
+        new RegExp(`^wirebox: Cannot connect to 127\\.0\\.0\\.1:${port}: timed out.*\\nhint: the host did not answer`),
+      );
+      assert.ok(performance.now() - started < 10_000, "not the default 10 s");
+    } finally {
+      await holder.stdin.close();
+      await holder.stdout.cancel().catch(() => {});
+      await holder.status;
+    }
+  },
+);
