@@ -22,6 +22,9 @@ export interface Link {
   send(packet: Uint8Array): Promise<void>;
   /** The next packet from the peer, valid until the next call; `null` if `timeoutMs` passed first. */
   receive(timeoutMs: number): Promise<Uint8Array | null>;
+  /** Sends at once what `send` queued, on a link whose sends wait for the next `receive` (see
+   * `BlockingLink`): a receiver calls it before a slow write, so that its ACK leaves first. */
+  flush?(): void;
 }
 
 /** Options for {@linkcode UdpLink}. */

@@ -137,8 +137,6 @@ async function receiveData(
         if (bytes + length > maxBytes) {
           throw tftpError(ErrorCode.diskFull, `File too large: the limit is ${maxBytes} bytes`);
         }
-        const writing = sink.write(current.subarray(DATA_HEADER));
-        if (writing) await writing;
         bytes += length;
         blocks = expected;
         if (sinceAck === 0 && quiet) timer.sample(performance.now() - ackAt);
@@ -147,14 +145,23 @@ async function receiveData(
         quiet = false;
         sinceAck++;
         expected++;
-        if (length < blksize) {
+        const final = length < blksize;
+        // A window's ACK leaves before its last block is written, so the sender's next window
+        // overlaps the write. Safe: a write that then fails ends the transfer with an ERROR, and
+        // nothing is stored; the final ACK waits for the whole file to reach the sink.
+        if (!final && sinceAck >= window) {
+          sendAck(blocks);
+          link.flush?.();
+        }
+        const writing = sink.write(current.subarray(DATA_HEADER));
+        if (writing) await writing;
+        if (final) {
           // Everything reaches the sink's writer before the final ACK, so a full disk is reported, not acknowledged.
           await sink.flush();
           sendAck(blocks);
           onProgress?.(bytes);
           return { bytes, blocks, retransmitted: 0, finalAck: ack };
         }
-        if (sinceAck >= window) sendAck(blocks);
         onProgress?.(bytes);
       } else if (expected > 1 && wire === wireBlock(expected - 1, rollover)) {
         // Our ACK was lost. Right after the ACK, though, this is an echo of a duplicate ACK.

@@ -150,3 +150,41 @@ Deno.test("dally: acknowledges the final block again while it stays", async () =
   await staying;
   assert.deepEqual(describe(b.sent), ["ACK 3"]);
 });
+
+Deno.test("receiver: a window's ACK leaves before its last block is written; the final ACK waits for the flush", async () => {
+  const [a, b] = memoryLinks();
+  // A sink whose writes finish only when the test says so; it records how many ACKs had left at its flush.
+  const written: number[] = [];
+  const pending: (() => void)[] = [];
+  let acksAtFlush = -1;
+  const sink = {
+    write(payload: Uint8Array) {
+      return new Promise<void>((resolve) =>
+        pending.push(() => {
+          written.push(...payload);
+          resolve();
+        })
+      );
+    },
+    flush() {
+      acksAtFlush = b.sent.length;
+      return Promise.resolve();
+    },
+  };
+  /** Finishes the next pending write once there is one. */
+  async function finishWrite(): Promise<void> {
+    for (let i = 0; i < 1000 && pending.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+    pending.shift()!();
+  }
+  const receiving = receiveBlocks(b, sink, { settings: settings({ blksize: 2 }), retransmit: SLOW });
+  await a.send(encodeData(1, new Uint8Array([1, 2])));
+  await sentCount(b, 1);
+  assert.deepEqual([describe(b.sent), written], [["ACK 1"], []], "acknowledged while its write is pending");
+  await finishWrite();
+  await a.send(encodeData(2, new Uint8Array([3])));
+  await finishWrite();
+  await receiving;
+  assert.deepEqual(written, [1, 2, 3]);
+  assert.equal(acksAtFlush, 1, "the final block reached the sink's flush before its ACK");
+  assert.deepEqual(describe(b.sent), ["ACK 1", "ACK 2"]);
+});
