@@ -21,6 +21,7 @@
 
 import type { HostPort } from "./address.ts";
 import { bindError } from "./errors.ts";
+import { callError, errno, ownedBuffer } from "./libc.ts";
 import { formatIp, parseIp } from "./ip.ts";
 
 const SYMBOLS = {
@@ -103,11 +104,6 @@ export function libcUdpAvailable(): boolean {
   return tryLibc() !== null;
 }
 
-/** A buffer whose memory lives outside the V8 heap, so that its address is stable. */
-function ownedBuffer(length: number): Uint8Array {
-  return new Uint8Array(new ArrayBuffer(length));
-}
-
 /** The address of an owned buffer's first byte, as a number (user-space addresses fit in 53 bits). */
 function addressOf(buffer: Uint8Array): number {
   return Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer)));
@@ -116,31 +112,6 @@ function addressOf(buffer: Uint8Array): number {
 function setPointer(view: DataView, offset: number, pointer: number): void {
   view.setUint32(offset, pointer % 0x1_0000_0000, true);
   view.setUint32(offset + 4, Math.floor(pointer / 0x1_0000_0000), true);
-}
-
-function errno(symbols: Libc): number {
-  const location = symbols.__errno_location();
-  return location === null ? 0 : new Deno.UnsafePointerView(location).getInt32();
-}
-
-const ERRNO: Record<number, [new (message: string) => Error, string]> = {
-  1: [Deno.errors.PermissionDenied, "operation not permitted"],
-  13: [Deno.errors.PermissionDenied, "permission denied"],
-  22: [TypeError, "invalid argument"],
-  90: [RangeError, "message too long"],
-  97: [Deno.errors.AddrNotAvailable, "address family not supported"],
-  98: [Deno.errors.AddrInUse, "address already in use"],
-  99: [Deno.errors.AddrNotAvailable, "address not available"],
-  101: [Deno.errors.ConnectionRefused, "network is unreachable"],
-  105: [Error, "no buffer space available"],
-  111: [Deno.errors.ConnectionRefused, "connection refused"],
-  113: [Deno.errors.ConnectionRefused, "no route to host"],
-};
-
-/** The error for a failed call: the class that fits errno, and the call and reason in the message. */
-function callError(call: string, code: number): Error {
-  const [Kind, reason] = ERRNO[code] ?? [Error, `error ${code}`];
-  return new Kind(`${call} failed: ${reason} (os error ${code})`);
 }
 
 /**

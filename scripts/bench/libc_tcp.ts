@@ -14,6 +14,7 @@
  */
 
 import type { HostPort } from "../../lib/net/address.ts";
+import { callError, errno, ownedBuffer } from "../../lib/net/libc.ts";
 import { SocketAddress } from "../../lib/net/libc_udp.ts";
 
 // Results are declared i32 (they are byte counts below 2^31, or -1): a 64-bit
@@ -59,27 +60,10 @@ const DATA_OFFSET = Deno.build.arch === "x86_64" ? 4 : 8;
 /** `receive` found nothing to read now. */
 export const WOULD_BLOCK = -1;
 
-function errno(libc: Libc): number {
-  const location = libc.__errno_location();
-  return location === null ? 0 : new Deno.UnsafePointerView(location).getInt32();
-}
-
-function callError(call: string, code: number): Error {
-  if (code === 111) return new Deno.errors.ConnectionRefused(`${call} failed: connection refused (os error 111)`);
-  if (code === 104) return new Deno.errors.ConnectionReset(`${call} failed: connection reset (os error 104)`);
-  if (code === 32) return new Deno.errors.BrokenPipe(`${call} failed: broken pipe (os error 32)`);
-  return new Error(`${call} failed (os error ${code})`);
-}
-
 // size_t arguments are BigInts; made once per length rather than per call.
 const sizes: bigint[] = [];
 function size(length: number): bigint {
   return sizes[length] ??= BigInt(length);
-}
-
-/** A buffer whose memory lives outside the V8 heap, so that libc may be handed it. */
-function ownedBuffer(length: number): Uint8Array {
-  return new Uint8Array(new ArrayBuffer(length));
 }
 
 /**
