@@ -10,8 +10,9 @@
  * - The last block received again means the sender missed our ACK: it is
  *   acknowledged again, but not when it arrives right after that ACK, which
  *   is how a sender with the Sorcerer's Apprentice bug would repeat it.
- * - A silence longer than the retransmit timeout repeats the last ACK (or the
- *   opening packet), with backoff, until the retries run out.
+ * - A silence longer than the retransmit timeout acknowledges the last block
+ *   in order (or repeats the opening packet), with backoff, until the retries
+ *   run out.
  * - After 65535, block numbers continue at 0, or at 1 when negotiated (in
  *   lock-step either is recognised, since nothing else can arrive there).
  *
@@ -82,8 +83,6 @@ async function receiveData(
   const maxBytes = options.maxBytes ?? Infinity;
   let rollover: Rollover = options.settings.rollover;
   const ack = new Uint8Array(4);
-  // What a silence repeats: the opening packet until data flows, then the last ACK.
-  let repeat: Uint8Array | undefined = options.opening;
   let expected = 1; // the next block in order
   let bytes = 0;
   let sinceAck = 0; // blocks in order since the last ACK
@@ -95,14 +94,13 @@ async function receiveData(
   const sendAck = (block: number) => {
     writeAck(ack, wireBlock(block, rollover));
     link.send(ack);
-    repeat = ack;
     ackAt = performance.now();
     sinceAck = 0;
     quiet = true;
   };
 
-  if (repeat) {
-    link.send(repeat);
+  if (options.opening) {
+    link.send(options.opening);
     quiet = true;
   }
   timer.arm();
@@ -113,7 +111,10 @@ async function receiveData(
       if (signal?.aborted) throw signal.reason;
       if (!timer.expired()) throw timeoutError(peer, timer.retransmissions, timer.silentMs);
       timer.arm();
-      if (repeat) link.send(repeat);
+      // Acknowledge what we hold, not the last ACK sent: blocks taken since then (fewer than a
+      // window) would otherwise be sent again, and their last one dismissed as an echo, forever.
+      if (expected > 1) sendAck(expected - 1);
+      else if (options.opening) link.send(options.opening);
       ackAt = performance.now();
       sinceAck = 0;
       gapAnswered = false;

@@ -92,6 +92,28 @@ Deno.test("receiver: the opening is repeated on silence, and again when the serv
   assert.equal(describe(b.sent).at(-1), "ACK 1");
 });
 
+Deno.test("receiver: a silence acknowledges every block in order, even short of a window", async () => {
+  // Repeating the window's old ACK instead made the sender resend blocks 5 and 6, and the last of
+  // them came right after that ACK, so it was taken for an echo: the transfer went round forever.
+  const [a, b] = memoryLinks();
+  const sink = memorySink();
+  const receiving = receiveBlocks(b, sink, {
+    settings: settings({ blksize: 1, windowsize: 4 }),
+    retransmit: { initialMs: 10, minMs: 10, maxMs: 10, minGiveUpMs: 0, retries: 5 },
+  });
+  for (const block of [1, 2, 3, 4]) await a.send(encodeData(block, new Uint8Array([block])));
+  await sentCount(b, 1);
+  // Blocks 5 and 6 arrive, 7 and 8 are lost: the silence is answered with ACK 6.
+  for (const block of [5, 6]) await a.send(encodeData(block, new Uint8Array([block])));
+  await sentCount(b, 2);
+  for (const block of [7, 8, 9, 10]) await a.send(encodeData(block, new Uint8Array([block])));
+  await a.send(encodeData(11, new Uint8Array()));
+  await receiving;
+  await sink.flush();
+  assert.deepEqual(sink.bytes(), new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
+  assert.deepEqual(describe(b.sent), ["ACK 4", "ACK 6", "ACK 10", "ACK 11"]);
+});
+
 Deno.test("receiver: ignores DATA larger than the block size", async () => {
   const [a, b] = memoryLinks();
   const sink = memorySink();
