@@ -105,10 +105,8 @@ export async function tftpGet(
   // A server cannot tell a netascii file's size on the wire without converting it (tftpd-hpa refuses to try).
   const tsize = mode(options) === "octet" ? 0 : undefined;
   return await transfer(server, "RRQ", remote, tsize, options, async (link, timer, first, settings) => {
+    // `request` took only an OACK or DATA 1 for the answer.
     const opcode = opcodeOf(first);
-    if (opcode !== Opcode.OACK && opcode !== Opcode.DATA) {
-      throw await protocolError(link, "answered a read request with neither DATA nor OACK");
-    }
     const result = await link.receiveBlocks(sink, {
       settings,
       timer,
@@ -119,8 +117,9 @@ export async function tftpGet(
       onProgress: progress(options, settings.tsize),
     });
     const done = performance.now();
-    // Meanwhile, answer a final DATA that comes again because our ACK was lost.
-    const staying = link.dally(result.finalAck, Math.min(1000, 2 * timer.timeoutMs));
+    // Meanwhile, answer a final DATA that comes again because our ACK was lost: long enough for a server
+    // whose timer is like ours to retransmit three times (after 1, 3 and 7 timeouts), not just once.
+    const staying = link.dally(result.finalAck, Math.min(1000, 8 * timer.timeoutMs));
     await options.finish?.();
     await staying;
     return { bytes: result.bytes, blocks: result.blocks, retransmitted: result.retransmitted, done };
@@ -147,11 +146,8 @@ export async function tftpPut(
 ): Promise<TftpResult> {
   // A netascii upload's size on the wire is unknown before conversion.
   const size = mode(options) === "octet" ? options.size : undefined;
-  return await transfer(server, "WRQ", remote, size, options, async (link, timer, first, settings) => {
-    const opcode = opcodeOf(first);
-    if (opcode !== Opcode.OACK && (opcode !== Opcode.ACK || blockOf(first) !== 0 || first.length !== 4)) {
-      throw await protocolError(link, "answered a write request with neither ACK 0 nor OACK");
-    }
+  // `request` takes only an OACK or ACK 0 for the answer, and `transfer` checks an OACK.
+  return await transfer(server, "WRQ", remote, size, options, async (link, timer, _first, settings) => {
     const result = await link.sendBlocks(source, {
       settings,
       timer,
@@ -335,12 +331,22 @@ async function requestOnce(
     if (literal && !sameAddress({ ...datagram.from, port: 0 }, { hostname: server.hostname, port: 0 })) continue;
     const opcode = opcodeOf(datagram.data);
     if (opcode === Opcode.ERROR) throwPeerError(datagram.data, "server");
-    if (opcode !== Opcode.OACK && opcode !== Opcode.DATA && opcode !== Opcode.ACK) continue;
+    // Only what can open this transfer: anything else is a stranger's (say, a transfer that went on after
+    // its client left, still sending to a port since reused for this request).
+    if (!opensTransfer(packet, datagram.data)) continue;
     if (!repeated) timer.sample(performance.now() - sentAt);
     timer.progress();
     link.connect(datagram.from);
     return datagram.data.slice();
   }
+}
+
+/** Whether `answer` can be a server's first answer to `request`: an OACK, DATA 1 to a read, ACK 0 to a write. */
+function opensTransfer(request: Uint8Array, answer: Uint8Array): boolean {
+  const opcode = opcodeOf(answer);
+  if (opcode === Opcode.OACK) return true;
+  if (opcodeOf(request) === Opcode.RRQ) return opcode === Opcode.DATA && answer.length >= 4 && blockOf(answer) === 1;
+  return opcode === Opcode.ACK && answer.length === 4 && blockOf(answer) === 0;
 }
 
 async function checkOack(link: TransferLink, packet: Uint8Array, requested: OptionMap): Promise<TransferSettings> {

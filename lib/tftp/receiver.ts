@@ -91,12 +91,15 @@ async function receiveData(
   let ackAt = performance.now();
   let blocks = 0;
 
-  const sendAck = (block: number) => {
+  // Only a window's ACK is acted on at once, so only the delay after it is a round trip. After a gap
+  // reply or a repeated ACK the next block may come at the sender's timeout (it ignores an ACK of what it
+  // had already had acknowledged), which taken as the round trip would swell the echo guard.
+  const sendAck = (block: number, clean = false) => {
     writeAck(ack, wireBlock(block, rollover));
     link.send(ack);
     ackAt = performance.now();
     sinceAck = 0;
-    quiet = true;
+    quiet = clean;
   };
 
   if (options.opening) {
@@ -151,7 +154,7 @@ async function receiveData(
         // overlaps the write. Safe: a write that then fails ends the transfer with an ERROR, and
         // nothing is stored; the final ACK waits for the whole file to reach the sink.
         if (!final && sinceAck >= window) {
-          sendAck(blocks);
+          sendAck(blocks, true);
           link.flush?.();
         }
         const writing = sink.write(current.subarray(DATA_HEADER));

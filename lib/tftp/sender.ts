@@ -203,7 +203,9 @@ async function sendData(
       // Duplicates and strays are ignored: only a timeout retransmits.
       if (block < 0) continue;
       const slot = block % window;
-      if (!repeated[slot]) timer.sample(performance.now() - sentAt[slot]);
+      // Only the ACK of everything sent is a round trip: one short of it follows a loss, sent at the
+      // receiver's timeout or on a gap, and would teach the timer the receiver's timeout.
+      if (block === sent && !repeated[slot]) timer.sample(performance.now() - sentAt[slot]);
       timer.progress();
       acked = block;
       if (block < sent) sent = block; // the receiver missed block + 1: go back

@@ -151,6 +151,42 @@ backendTest("client: answers from another host are ignored; a stranger gets erro
   }
 });
 
+backendTest("client: a stale transfer's DATA from the server's host does not capture the request", async (backend) => {
+  // A transfer whose client left early goes on sending its last block to that client's port,
+  // which the system may hand to a new request: only an OACK or DATA 1 can answer a read.
+  await using listen = new RawPeer();
+  await using stale = new RawPeer();
+  await using transfer = new RawPeer();
+  const sink = memorySink();
+  const getting = tftpGet(listen.address, "file", sink, { udpBackend: backend, noOptions: true, retransmit: QUICK });
+  const { client } = await request(listen);
+  await stale.send(encodeData(33, new Uint8Array()), client);
+  await stale.send(encodeAck(0), client);
+  await transfer.send(encodeData(1, new TextEncoder().encode("hello")), client);
+  assert.deepEqual((await transfer.receive()).packet, { type: "ACK", block: 1 });
+  await getting;
+  assert.equal(new TextDecoder().decode(sink.bytes()), "hello");
+  assert.equal(await stale.maybeReceive(50), null, "the stale transfer was not answered as if it were this one");
+});
+
+backendTest("client: after its final ACK it stays to repeat it for a server a few timeouts late", async (backend) => {
+  await using listen = new RawPeer();
+  await using transfer = new RawPeer();
+  // A 50 ms timer: the server's repeat 200 ms after the final ACK is late for one retransmission, not for three.
+  const getting = tftpGet(listen.address, "file", memorySink(), {
+    udpBackend: backend,
+    noOptions: true,
+    retransmit: { initialMs: 50, minMs: 50, maxMs: 400, minGiveUpMs: 0 },
+  });
+  const { client } = await request(listen);
+  await transfer.send(encodeData(1, new Uint8Array([1])), client);
+  assert.deepEqual((await transfer.receive()).packet, { type: "ACK", block: 1 });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await transfer.send(encodeData(1, new Uint8Array([1])), client);
+  assert.deepEqual((await transfer.receive(1000)).packet, { type: "ACK", block: 1 });
+  await getting;
+});
+
 backendTest("client: progress reports the size from tsize; abort tells the server", async (backend) => {
   await using dir = await tempDir();
   await makeFile(dir.path, "file.bin", 200_000);

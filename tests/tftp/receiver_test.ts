@@ -114,6 +114,32 @@ Deno.test("receiver: a silence acknowledges every block in order, even short of 
   assert.deepEqual(describe(b.sent), ["ACK 4", "ACK 6", "ACK 10", "ACK 11"]);
 });
 
+Deno.test("receiver: the wait after a gap reply is no round trip, so a retransmission soon after is answered", async () => {
+  // The sender ignores an ACK of what it already had acknowledged and resends at its own timeout:
+  // taken as the round trip, that delay made the echo guard dismiss real retransmissions for as long.
+  const [a, b] = memoryLinks();
+  const receiving = receiveBlocks(b, memorySink(), {
+    settings: settings({ blksize: 1, windowsize: 4 }),
+    opening: encodeAck(0),
+    // A timeout of 3 s at least, so that no ACK here is the receiver's own repeat.
+    retransmit: { minMs: 3000, maxMs: 5000, retries: 10 },
+  });
+  await a.send(encodeData(2, new Uint8Array([2]))); // block 1 lost: answered with ACK 0
+  await sentCount(b, 2);
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the sender's timeout
+  for (const block of [1, 2, 3, 4]) await a.send(encodeData(block, new Uint8Array([block])));
+  await sentCount(b, 3);
+  for (const block of [5, 6, 7, 8]) await a.send(encodeData(block, new Uint8Array([block])));
+  await sentCount(b, 4);
+  // ACK 8 is lost; the sender, whose timer knows the real round trip, resends the window 100 ms later.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  for (const block of [5, 6, 7, 8]) await a.send(encodeData(block, new Uint8Array([block])));
+  await sentCount(b, 5);
+  await a.send(encodeData(9, new Uint8Array()));
+  await receiving;
+  assert.deepEqual(describe(b.sent), ["ACK 0", "ACK 0", "ACK 4", "ACK 8", "ACK 8", "ACK 9"]);
+});
+
 Deno.test("receiver: ignores DATA larger than the block size", async () => {
   const [a, b] = memoryLinks();
   const sink = memorySink();

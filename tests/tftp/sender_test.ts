@@ -5,6 +5,7 @@ import { DEFAULT_SETTINGS, type TransferSettings } from "../../lib/tftp/options.
 import { decodePacket, encodeAck, encodeError, encodeOack, ErrorCode } from "../../lib/tftp/packet.ts";
 import { dally, receiveBlocks } from "../../lib/tftp/receiver.ts";
 import { sendBlocks } from "../../lib/tftp/sender.ts";
+import { RetransmitTimer } from "../../lib/tftp/rto.ts";
 import { seededBytes } from "../_helpers/random.ts";
 import { type Faults, MemoryLink, memoryLinks } from "./_memory_link.ts";
 
@@ -219,4 +220,37 @@ Deno.test("sender: packets that change nothing do not restart the retransmit wai
     clearInterval(noise);
   }
   assert.equal(a.sent.filter((packet) => decodePacket(packet).type === "DATA").length, 3);
+});
+
+Deno.test("sender: an ACK short of what was sent is no round-trip sample", async () => {
+  // It follows a loss and leaves at the receiver's timeout (or on a gap): as a sample, it taught
+  // the sender the receiver's timeout, and each side's timer pushed the other's up.
+  const [a, b] = memoryLinks();
+  const timer = new RetransmitTimer({ retries: 10 });
+  const sending = sendBlocks(a, bytesSource(new Uint8Array(4 * 8 + 1)), {
+    settings: settings({ blksize: 4, windowsize: 4 }),
+    timer,
+  });
+  for (let i = 0; i < 4; i++) await b.receive(1000);
+  // Blocks 3 and 4 were lost: the receiver acknowledges 2 at its timeout, 300 ms on.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await b.send(encodeAck(2));
+  // From then on each window is acknowledged as soon as it is whole.
+  let expected = 3;
+  let lastAck = 2;
+  while (true) {
+    const packet = await b.receive(2000);
+    assert.ok(packet, "the sender went quiet");
+    const decoded = decodePacket(packet.slice());
+    if (decoded.type !== "DATA" || decoded.block !== expected) continue;
+    expected++;
+    const final = decoded.data.length < 4;
+    if (final || decoded.block === lastAck + 4) {
+      await b.send(encodeAck(decoded.block));
+      lastAck = decoded.block;
+    }
+    if (final) break;
+  }
+  await sending;
+  assert.ok((timer.srtt ?? 0) < 50, `srtt ${timer.srtt} ms on a link whose round trip is under a millisecond`);
 });
