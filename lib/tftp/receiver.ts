@@ -116,10 +116,12 @@ async function receiveData(
       timer.arm();
       // Acknowledge what we hold, not the last ACK sent: blocks taken since then (fewer than a
       // window) would otherwise be sent again, and their last one dismissed as an echo, forever.
-      if (expected > 1) sendAck(expected - 1);
-      else if (options.opening) link.send(options.opening);
-      ackAt = performance.now();
-      sinceAck = 0;
+      if (expected > 1) {
+        sendAck(expected - 1);
+      } else if (options.opening) {
+        link.send(options.opening);
+        ackAt = performance.now();
+      }
       gapAnswered = false;
       quiet = false;
       continue;
