@@ -198,8 +198,11 @@ function isAhead(wire: number, expected: number, window: number): boolean {
 
 /**
  * After the final ACK, stays for `ms` to acknowledge the final block again if
- * it comes again (our ACK was lost and the sender retransmits it), as RFC 1350
- * recommends. Resolves early when aborted or the link closes.
+ * the sender retransmits (our ACK was lost), as RFC 1350 recommends. Any DATA
+ * is answered, not only the final block: a sender with a window resends the
+ * whole final window, and any of it means the ACK was missed (one that has it
+ * sends nothing more, and a repeat changes nothing for it). Resolves early
+ * when aborted or the link closes.
  *
  * @example Usage
  * ```ts
@@ -214,12 +217,11 @@ function isAhead(wire: number, expected: number, window: number): boolean {
  */
 export async function dally(link: Link, finalAck: Uint8Array, ms: number): Promise<void> {
   const until = performance.now() + ms;
-  const finalBlock = blockOf(finalAck);
   while (true) {
     const left = until - performance.now();
     if (left <= 0) return;
     const packet = await link.receive(left);
     if (packet === null) return;
-    if (opcodeOf(packet) === Opcode.DATA && blockOf(packet) === finalBlock) link.send(finalAck);
+    if (opcodeOf(packet) === Opcode.DATA) link.send(finalAck);
   }
 }
