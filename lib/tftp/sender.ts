@@ -192,7 +192,12 @@ async function sendData(
     const packet = await link.receive(timer.remainingMs);
     if (packet === null) {
       if (signal?.aborted) throw signal.reason;
-      if (!timer.expired()) throw timeoutError(peer, timer.retransmissions, timer.silentMs);
+      if (!timer.expired()) {
+        // Only the final window unconfirmed: the peer may have it all, and just its last ACKs were lost
+        // (a log reader should know the transfer got to the end).
+        const where = sent >= final && acked >= final - window ? `${peer} to the final block` : peer;
+        throw timeoutError(where, timer.retransmissions, timer.silentMs);
+      }
       sent = acked; // resend the whole window
       timer.arm();
       continue;

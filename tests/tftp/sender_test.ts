@@ -179,9 +179,21 @@ Deno.test("sender: gives up after its retries with a timeout and tells the peer"
     retransmit: { initialMs: 5, minMs: 1, maxMs: 5, minGiveUpMs: 0, retries: 3 },
     peerName: "client",
   });
-  await assert.rejects(sending, Deno.errors.TimedOut, "no answer from the client: timed out after 3 retries");
+  await assert.rejects(sending, /TimedOut: no answer from the client to the final block: timed out after 3 retries/);
   const packets = a.sent.map((packet) => decodePacket(packet).type);
   assert.deepEqual(packets, ["DATA", "DATA", "DATA", "DATA", "ERROR"]);
+});
+
+Deno.test("sender: a peer that goes quiet before the final window is just not answering", async () => {
+  const [a, b] = memoryLinks();
+  const sending = sendBlocks(a, bytesSource(new Uint8Array(10)), {
+    settings: settings({ blksize: 4 }),
+    retransmit: { initialMs: 5, minMs: 1, maxMs: 5, minGiveUpMs: 0, retries: 2 },
+    peerName: "client",
+  });
+  await b.receive(1000);
+  await b.send(encodeAck(1)); // then silence: blocks 2 and 3 never acknowledged
+  await assert.rejects(sending, /TimedOut: no answer from the client: timed out after 2 retries/);
 });
 
 Deno.test("sender: a failing source sends ERROR 0 with the reason", async () => {
