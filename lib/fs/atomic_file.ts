@@ -245,7 +245,10 @@ export function alternativeName(path: string, n: number): string {
   const name = basename(path);
   // Dotfiles like ".bashrc" have no extension to keep apart.
   const ext = name.startsWith(".") && name.indexOf(".", 1) < 0 ? "" : extname(name);
-  return join(dirname(path), `${name.slice(0, name.length - ext.length)} (${n})${ext}`);
+  const tag = ` (${n})${ext}`;
+  // Shorten the stem so the alternative still fits the 255-byte limit of a file name.
+  const stem = truncateUtf8(name.slice(0, name.length - ext.length), MAX_FILE_NAME_BYTES - encoder.encode(tag).length);
+  return join(dirname(path), `${stem}${tag}`);
 }
 
 async function placeFile(tempPath: string, path: string, policy: ConflictPolicy): Promise<string> {

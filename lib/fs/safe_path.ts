@@ -57,7 +57,7 @@ export function checkName(name: string, options: ResolveInsideOptions = {}): str
   let text = options.backslashIsSeparator ? name.replaceAll("\\", "/") : name;
   if (text === "") throw refuse("the name is empty");
   // deno-lint-ignore no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(text)) throw refuse("control characters are not allowed");
+  if (/[\x00-\x1f\x7f-\x9f\u2028\u2029]/.test(text)) throw refuse("control characters are not allowed");
   if (/[\u202a-\u202e\u2066-\u2069]/.test(text)) throw refuse("bidirectional text overrides are not allowed");
   if (encoder.encode(text).length > MAX_NAME_BYTES) throw refuse(`longer than ${MAX_NAME_BYTES} bytes`);
   if (/^[a-zA-Z]:/.test(text)) throw refuse("drive letters are not allowed");

@@ -12,6 +12,7 @@ import { closeQuietly } from "../net/errors.ts";
 import { writeAll } from "../net/io.ts";
 import { connectTcp } from "../net/tcp_connect.ts";
 import { withTimeout } from "../net/timeout.ts";
+import { escapeControls } from "../text/sanitize.ts";
 import { ConnReader } from "./conn_reader.ts";
 import type { LocalFile } from "./files.ts";
 import {
@@ -161,7 +162,10 @@ export async function uploadFiles(
  * ```
  */
 export function replyError(code: string, message: string): Error {
-  const text = `the server refused: ${message || UPLOAD_ERROR_CODES[code as UploadErrorCode] || code} (${code})`;
+  // The message comes from the network: it must not drive the terminal it is printed on.
+  const text = `the server refused: ${
+    escapeControls(message) || UPLOAD_ERROR_CODES[code as UploadErrorCode] || code
+  } (${code})`;
   const Kind = (
     {
       unauthorized: Deno.errors.PermissionDenied,
@@ -213,13 +217,14 @@ async function sendFile(
   progress: Progress,
 ): Promise<UploadResult> {
   const timeoutMs = options.timeoutMs ?? 60_000;
+  // Opened first: a file that has gone is not announced to the server (which would keep an empty partial).
+  using local = await Deno.open(file.path, { read: true });
   const header = { name: file.name, size: file.size, id: fileId(file), token: options.token, resume };
   await connection.write(encodeHeader(header));
   const ready = await connection.reply(resume ? timeoutMs + (file.size / RESUME_HASH_RATE) * 1000 : timeoutMs);
   if (ready.kind === "error") throw replyError(ready.code, ready.message);
   if (ready.kind !== "ready" || ready.offset > file.size) throw unexpected();
   const offset = progress.offset = ready.offset;
-  using local = await Deno.open(file.path, { read: true });
   const hash = createHash("sha256");
   const buffers = [new Uint8Array(CHUNK_BYTES), new Uint8Array(CHUNK_BYTES)];
   const read = async (buffer: Uint8Array, limit: number) => {
@@ -410,7 +415,7 @@ class ServerConnection {
           this.#fail(
             new Deno.errors.InvalidData(
               `${formatAddress(this.#address)} sent something that is not an upload reply: ${
-                JSON.stringify(line.slice(0, 80))
+                escapeControls(JSON.stringify(line.slice(0, 80)))
               }`,
             ),
           );

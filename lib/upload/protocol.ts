@@ -188,8 +188,9 @@ export function parseHeader(bytes: Uint8Array): HeaderParse {
   const fields = new Map<string, string>();
   for (const line of lines) {
     if (line === "") break;
-    const field = /^([a-z0-9-]+): (.*)$/.exec(line);
-    if (!field) return invalid(`malformed header line ${JSON.stringify(line.slice(0, 80))}: expected "key: value"`);
+    // "s": a value may hold U+2028/U+2029 (the name check decides about them, not "."'s idea of a line).
+    const field = /^([a-z0-9-]+): (.*)$/s.exec(line);
+    if (!field) return invalid(`malformed header line ${quoteLine(line.slice(0, 80))}: expected "key: value"`);
     if (fields.has(field[1])) return invalid(`the header field "${field[1]}" appears twice`);
     fields.set(field[1], field[2]);
   }
@@ -233,6 +234,14 @@ function headerEnd(bytes: Uint8Array): number {
   }
 }
 
+// JSON quoting leaves C1 controls, line separators and bidi overrides as they are: escape them too.
+function quoteLine(line: string): string {
+  return JSON.stringify(line).replace(
+    /[\u0080-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 function invalid(message: string): HeaderParse {
   return { status: "invalid", code: "bad-request", message };
 }
@@ -256,7 +265,7 @@ export function formatReply(reply: UploadReply): string {
       return `OK ${reply.size} ${reply.sha256} ${reply.name}\n`;
     case "error":
       // deno-lint-ignore no-control-regex
-      return `ERROR ${reply.code} ${reply.message.replace(/[\x00-\x1f\x7f]/g, " ")}\n`;
+      return `ERROR ${reply.code} ${reply.message.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, " ")}\n`;
   }
 }
 
@@ -277,9 +286,9 @@ export function parseReply(line: string): UploadReply | undefined {
     if (match[2]) reply.prefixSha256 = match[2];
     return reply;
   }
-  match = /^OK (\d{1,16}) ([0-9a-f]{64}) (.+)$/.exec(line);
+  match = /^OK (\d{1,16}) ([0-9a-f]{64}) (.+)$/s.exec(line);
   if (match) return { kind: "ok", size: Number(match[1]), sha256: match[2], name: match[3] };
-  match = /^ERROR ([a-z0-9-]+)(?: (.*))?$/.exec(line);
+  match = /^ERROR ([a-z0-9-]+)(?: (.*))?$/s.exec(line);
   if (match) return { kind: "error", code: match[1], message: match[2] ?? "" };
   return undefined;
 }

@@ -137,11 +137,21 @@ export class UploadServer {
       if (socket) closeQuietly(socket);
       throw error;
     }
-    const tasks = [this.tcp.finished, sweepRegularly(dir, keepPartialMs, active, signal, log)];
+    const udpInUse = new Set<string>();
+    const inUse = () => new Set([...active.keys(), ...udpInUse]);
+    const tasks = [this.tcp.finished, sweepRegularly(dir, keepPartialMs, inUse, signal, log)];
     if (socket) {
       this.udp = udpAddress(socket);
       tasks.push(
-        serveUdpRaw(socket, { dir, idleTimeoutMs, maxSize: options.maxSize, fsync: options.fsync, signal, log }),
+        serveUdpRaw(socket, {
+          dir,
+          idleTimeoutMs,
+          maxSize: options.maxSize,
+          fsync: options.fsync,
+          signal,
+          log,
+          inUse: udpInUse,
+        }),
       );
     }
     this.finished = Promise.all(tasks).then(() => {});
@@ -192,13 +202,13 @@ export async function serveUpload(options: UploadServerOptions = {}): Promise<Up
 async function sweepRegularly(
   dir: string,
   keepPartialMs: number,
-  inUse: Map<string, ActiveUpload>,
+  inUse: () => Set<string>,
   signal: AbortSignal,
   log: (line: string) => void,
 ): Promise<void> {
   const interval = Math.min(SWEEP_INTERVAL_MAX_MS, Math.max(SWEEP_INTERVAL_MIN_MS, keepPartialMs / 4));
   while (!signal.aborted) {
-    const removed = await sweepPartials(dir, { maxAgeMs: keepPartialMs, inUse: new Set(inUse.keys()), signal });
+    const removed = await sweepPartials(dir, { maxAgeMs: keepPartialMs, inUse: inUse(), signal });
     if (removed > 0) log(`upload: removed ${removed} partial upload${removed > 1 ? "s" : ""} older than the keep time`);
     await delay(interval, signal).catch(() => {});
   }

@@ -7,7 +7,7 @@
  */
 
 import { createHash, type Hash, timingSafeEqual } from "node:crypto";
-import { basename, join, relative, sep } from "node:path";
+import { join, relative, sep } from "node:path";
 import { AtomicFile, type ConflictPolicy } from "../fs/atomic_file.ts";
 import { fsReason } from "../fs/fs_error.ts";
 import { checkName, resolveInside } from "../fs/safe_path.ts";
@@ -192,7 +192,7 @@ class Session {
     const parsed = await this.#withDeadline(() => this.#readHeader(), "no complete header arrived");
     if (parsed === null) return false;
     if (parsed.status === "invalid") {
-      this.#log(`refused: ${parsed.code}: ${parsed.message}`);
+      this.#log(`refused: ${parsed.code}: ${escapeControls(parsed.message)}`);
       await this.#refuse(parsed.code, parsed.message);
       return false;
     }
@@ -219,7 +219,10 @@ class Session {
     try {
       target = await resolveInside(context.root, header.name, { createParents: true });
     } catch (error) {
-      return await this.#refuseUpload(header.name, "bad-name", (error as Error).message);
+      // resolveInside's own refusals say why; a system error would name the server's folder.
+      const message = (error as Error).message;
+      const why = /\(os error \d+\)/.test(message) ? `cannot store ${header.name}: ${fsReason(error)}` : message;
+      return await this.#refuseUpload(header.name, "bad-name", why);
     }
     const existing = await Deno.lstat(target.path).catch(() => undefined);
     if (existing?.isDirectory) {
@@ -235,7 +238,8 @@ class Session {
       // The same file again, asking to resume: the earlier connection is most likely dead.
       holder.stop("taken-over", "a resumed upload of this file took over");
       const released = await withTimeout(holder.done, TAKEOVER_WAIT_MS, "").then(() => true, () => false);
-      if (!released) {
+      // Another resumer may have taken the file over while this one waited: only one may write to it.
+      if (!released || context.active.has(tempPath)) {
         return await this.#refuseUpload(header.name, "busy", "this file is being uploaded by another connection");
       }
     } else if (holder) {
@@ -244,11 +248,12 @@ class Session {
     }
     let release!: () => void;
     const done = new Promise<void>((resolve) => release = resolve);
-    context.active.set(tempPath, { stop: (code, message) => this.stop(code, message), done });
+    const entry: ActiveUpload = { stop: (code, message) => this.stop(code, message), done };
+    context.active.set(tempPath, entry);
     try {
       return await this.#receive(header, target, tempPath, resumable);
     } finally {
-      context.active.delete(tempPath);
+      if (context.active.get(tempPath) === entry) context.active.delete(tempPath);
       release();
     }
   }
@@ -264,7 +269,7 @@ class Session {
     } catch (error) {
       return ["bad-name", (error as Error).message];
     }
-    if (isPartialName(basename(header.name))) {
+    if (header.name.split("/").some(isPartialName)) {
       return [
         "bad-name",
         `Refused name ${JSON.stringify(header.name)}: names of that shape are kept for partial uploads`,
@@ -308,8 +313,8 @@ class Session {
     }
     const fail = async (why: string, options: { keep?: boolean; reply?: [UploadErrorCode, string] } = {}) => {
       await file.abort();
-      if (!options.keep) await Deno.remove(tempPath).catch(() => {});
       const kept = options.keep && resumable && file.bytesWritten > 0;
+      if (!kept) await Deno.remove(tempPath).catch(() => {});
       this.#log(
         `failed ${quote(target.name)} after ${formatBytes(file.bytesWritten)} of ${formatBytes(header.size)} ` +
           `in ${formatDuration(performance.now() - started)}: ${why}${kept ? " (partial data kept for --resume)" : ""}`,
@@ -322,8 +327,14 @@ class Session {
       this.#idle = new IdleTimer(context.idleTimeoutMs, () => this.#timedOut());
       const result = await receiveInto(this.#reader, { file, hash }, { length: header.size - offset, buffers });
       if (result.ended !== "complete") return await fail(...this.#cutOff(result));
-      const line = await this.#reader.readLine(MAX_LINE_BYTES).catch(() => null);
+      const line = await this.#reader.readLine(MAX_LINE_BYTES).catch((error) =>
+        error instanceof RangeError ? error : null
+      );
       this.#idle.stop();
+      if (line instanceof RangeError) {
+        const why = `expected "sha256: <64 hex digits>" after the data, got a line longer than ${MAX_LINE_BYTES} bytes`;
+        return await fail(why, { reply: ["bad-request", why] });
+      }
       if (line === null) {
         return await fail(this.#stopped?.message ?? "the connection ended before the sha256 line", { keep: true });
       }
@@ -382,9 +393,10 @@ class Session {
     const name = rawName(new Date(), this.#remote);
     const path = join(context.root, name);
     let file: AtomicFile;
+    const tempPath = partialPath(path, randomKey());
     try {
       file = await AtomicFile.create(path, {
-        tempPath: partialPath(path, randomKey()),
+        tempPath,
         fsync: context.fsync,
         syncEveryBytes: SYNC_EVERY_BYTES,
       });
@@ -394,6 +406,8 @@ class Session {
       return void await this.#refuse(storageCode(error), why);
     }
     const hash = createHash("sha256");
+    // In use: the sweep of old partial uploads must leave it alone.
+    context.active.set(tempPath, { stop: (code, message) => this.stop(code, message), done: Promise.resolve() });
     try {
       this.#idle = new IdleTimer(context.idleTimeoutMs, () => this.#timedOut());
       const buffers = this.#buffers ??= [new Uint8Array(RECEIVE_BUFFER_BYTES), new Uint8Array(RECEIVE_BUFFER_BYTES)];
@@ -432,6 +446,7 @@ class Session {
           `(${formatRate(result.bytes, ms)}), sha256 ${sha256} (raw: no name, no integrity check)`,
       );
     } finally {
+      context.active.delete(tempPath);
       this.#idle?.stop();
       await file.abort();
     }
@@ -470,8 +485,21 @@ class Session {
     closeQuietly(this.#conn);
   }
 
+  // A client that never reads its replies must not hold the connection forever.
   async #send(reply: UploadReply): Promise<void> {
-    await writeAll(this.#conn, encoder.encode(formatReply(reply)));
+    const write = writeAll(this.#conn, encoder.encode(formatReply(reply)));
+    const limit = this.#context.idleTimeoutMs;
+    if (!(limit > 0)) return await write;
+    try {
+      await withTimeout(write, Math.max(limit, REPLY_TIMEOUT_MS), "sending a reply");
+    } catch (error) {
+      if (error instanceof Deno.errors.TimedOut) {
+        if (!this.#stopped) this.#log(`closed: the client has not read its replies for ${formatDuration(limit)}`);
+        this.#stopped ??= { code: "timeout", message: "the client does not read its replies" };
+        closeQuietly(this.#conn);
+      }
+      throw error;
+    }
   }
 
   #log(line: string): void {

@@ -12,6 +12,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { join, relative, sep } from "node:path";
 import { AtomicFile } from "../fs/atomic_file.ts";
+import { fsReason } from "../fs/fs_error.ts";
 import { formatAddress, type HostPort } from "../net/address.ts";
 import { closeQuietly } from "../net/errors.ts";
 import { DatagramReader } from "../net/udp.ts";
@@ -40,6 +41,8 @@ export interface UdpRawOptions {
   signal?: AbortSignal;
   /** Log line sink. */
   log?: (line: string) => void;
+  /** Kept up to date with the temporary files being written (for the sweep of old partial uploads). */
+  inUse?: Set<string>;
 }
 
 interface Sender {
@@ -95,6 +98,7 @@ export async function serveUdpRaw(socket: Deno.DatagramConn, options: UdpRawOpti
     senders.delete(formatAddress(sender.from));
     await sender.writing;
     await sender.file.abort();
+    options.inUse?.delete(sender.file.tempPath);
     log(`upload: udp ${formatAddress(sender.from)} discarded ${formatBytes(sender.bytes)}: ${why}`);
   };
   const sweeper = setInterval(() => {
@@ -166,6 +170,7 @@ export async function serveUdpRaw(socket: Deno.DatagramConn, options: UdpRawOpti
 async function startSender(from: HostPort, options: UdpRawOptions): Promise<Sender> {
   const path = join(options.dir, rawName(new Date(), from, "udp"));
   const file = await AtomicFile.create(path, { tempPath: partialPath(path, randomKey()), fsync: options.fsync });
+  options.inUse?.add(file.tempPath);
   const now = Date.now();
   return {
     from,
@@ -237,10 +242,11 @@ async function finish(
       reply = formatReply({ kind: "ok", size: sender.bytes, sha256, name });
     } catch (error) {
       await sender.file.abort();
-      log(`upload: udp ${peer} failed: ${(error as Error).message}`);
-      reply = formatReply({ kind: "error", code: storageCode(error), message: (error as Error).message });
+      log(`upload: udp ${peer} failed: ${fsReason(error)}`);
+      reply = formatReply({ kind: "error", code: storageCode(error), message: `cannot store: ${fsReason(error)}` });
     }
   }
+  options.inUse?.delete(sender.file.tempPath);
   // The tutorials' clients do not read it; others may like to know.
   await socket.send(new TextEncoder().encode(reply), { transport: "udp", ...sender.from }).catch(() => {});
 }
