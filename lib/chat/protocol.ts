@@ -193,6 +193,9 @@ export function nickProblem(nick: string): string | undefined {
   if (length === 0) return "a nick needs at least one character";
   if (length > MAX_NICK_LENGTH) return `a nick has at most ${MAX_NICK_LENGTH} characters`;
   if (!/^[\p{L}\p{N}_.-][\p{L}\p{M}\p{N}_.-]*$/u.test(nick)) return "a nick has only letters, digits, _ - and .";
+  // Letters and marks that show as nothing (U+3164 HANGUL FILLER, U+034F, variation selectors):
+  // "alice" + one of them looks exactly like "alice".
+  if (/\p{Default_Ignorable_Code_Point}/u.test(nick)) return "a nick has only visible letters, digits, _ - and .";
   if (nickKey(nick) === SERVER_NICK) return `"${SERVER_NICK}" is reserved for the operator`;
   return undefined;
 }
@@ -208,7 +211,9 @@ export function nickProblem(nick: string): string | undefined {
  * ```
  */
 export function nickKey(nick: string): string {
-  return nick.normalize("NFKC").toLowerCase();
+  // Lower, upper, lower folds what lower case alone keeps apart (ß/ẞ/SS, σ/ς, ᲀ/в), and the
+  // second NFKC recomposes what case mapping decomposed (J̌ -> ǰ).
+  return nick.normalize("NFKC").toLowerCase().toUpperCase().toLowerCase().normalize("NFKC");
 }
 
 /**
@@ -222,7 +227,9 @@ export function nickKey(nick: string): string {
  * ```
  */
 export function cleanLine(line: string): string {
-  return stripControls(line).trimEnd();
+  // Lone surrogates (possible in JSON from a web client) become U+FFFD, as invalid UTF-8 does
+  // from TCP: JSON.stringify would otherwise write them as "\ud800" escapes no UTF-8 holds.
+  return stripControls(line).toWellFormed().trimEnd();
 }
 
 /** Options for {@linkcode formatText}. */

@@ -113,6 +113,9 @@ interface Seat {
   left: boolean;
 }
 
+/** Sorts `/who`: one collator for all (`localeCompare` with options builds one per comparison). */
+const NICK_ORDER = new Intl.Collator(undefined, { sensitivity: "base" });
+
 /** Reasons after which the leaving member is still told why (its connection works). */
 const TOLD_REASONS = new Set<LeaveReason>(["quit", "idle timeout", "kicked", "flooding", "server stopping"]);
 
@@ -219,7 +222,7 @@ export class ChatRoom {
   who(): WhoEntry[] {
     return [...this.#seats]
       .map((seat) => ({ nick: seat.nick, address: seat.member.address, idleMs: seat.idle.idleMs }))
-      .sort((a, b) => a.nick.localeCompare(b.nick, undefined, { sensitivity: "base" }));
+      .sort((a, b) => NICK_ORDER.compare(a.nick, b.nick));
   }
 
   /** Broadcasts `text` from the operator (nick `server`). Control characters are removed. */

@@ -157,10 +157,14 @@ export async function serveChatConnection(
   const emit = (line: LineChunk) => session.receive(line);
   const partialMs = options.partialLineMs ?? 250;
   let lastRead = 0;
+  // While input waits (for the room, or for this client's own backlog), the rest of a line may
+  // already be here, read or in the socket: a pause in reading is not a pause in sending.
+  let holding = false;
   let partialTimer: ReturnType<typeof setTimeout> | undefined;
   const checkPartial = () => {
     partialTimer = undefined;
     if (framer.pendingBytes === 0) return;
+    if (holding) return void (partialTimer = setTimeout(checkPartial, partialMs));
     const waited = Date.now() - lastRead;
     if (waited >= partialMs) framer.end(emit);
     else partialTimer = setTimeout(checkPartial, partialMs - waited);
@@ -176,12 +180,19 @@ export async function serveChatConnection(
   let detail = "closed by the client";
   try {
     while (true) {
-      if (output.queuedBytes > pauseAt) await output.below(pauseAt);
+      if (output.queuedBytes > pauseAt) {
+        holding = true;
+        await output.below(pauseAt);
+        holding = false;
+        lastRead = Date.now();
+      }
       const n = await conn.read(buffer);
       if (n === null) break;
       // Checked after the read, before its lines go out, and again after each
       // wait: readers released together would otherwise overshoot every queue.
+      holding = true;
       while (options.pressure?.overloaded) await options.pressure.relief();
+      holding = false;
       framer.push(buffer.subarray(0, n), emit);
       if (partialMs > 0 && framer.pendingBytes > 0) {
         lastRead = Date.now();

@@ -11,6 +11,7 @@ import { formatAddress, formatEndpoint, type HostPort } from "../net/address.ts"
 import { formatCount } from "../text/format.ts";
 import { bindError } from "../net/errors.ts";
 import { delay } from "../net/timeout.ts";
+import { escapeControls } from "../text/sanitize.ts";
 import { EncodedEvent } from "./protocol.ts";
 import type { ChatRoom } from "./room.ts";
 import { SECURITY_HEADERS, WEB_ASSETS } from "./web_assets.ts";
@@ -160,8 +161,12 @@ export class ChatWebServer {
     if (this.#stopping || this.#room.closed) return plain(503, "The chat server is stopping.\n");
     const origin = request.headers.get("origin");
     if (!originAllowed(origin, request.headers.get("host"), this.#options.origins ?? [])) {
-      this.#log(`chat: ${address} refused: origin ${origin} is not allowed (see --origin)`);
+      // The header is the peer's: C1 controls (bytes 0x80-0x9f) in it must not reach the operator's terminal.
+      this.#log(`chat: ${address} refused: origin ${escapeControls(origin ?? "")} is not allowed (see --origin)`);
       return plain(403, `Origin ${origin} may not open this chat.\n`);
+    }
+    if (!request.headers.has("sec-websocket-key")) {
+      return plain(400, "A WebSocket request needs a Sec-WebSocket-Key header.\n");
     }
     const { socket, response } = Deno.upgradeWebSocket(request);
     const maxClients = this.#options.maxClients ?? 1000;

@@ -74,7 +74,8 @@ export class LineStream extends TransformStream<Uint8Array, LineChunk> {
 export class LineFramer {
   #max: number;
   #decoder: TextDecoder;
-  #pending: Uint8Array[] = [];
+  /** The start of a line not yet ended, in one buffer grown as needed (never past the cap + 1). */
+  #pending: Uint8Array = new Uint8Array(0);
   #pendingBytes = 0;
   #discarding = false;
 
@@ -107,8 +108,7 @@ export class LineFramer {
         // +1 tolerates the CR of a CRLF ending split from its LF.
         this.#overflow(emit, newline < 0);
       } else if (newline < 0) {
-        this.#pending.push(chunk.slice(start));
-        this.#pendingBytes += chunk.length - start;
+        this.#hold(chunk.subarray(start));
       } else {
         this.#emitLine(chunk.subarray(start, end), emit);
       }
@@ -156,14 +156,10 @@ export class LineFramer {
 
   #emitLine(tail: Uint8Array, emit: (line: LineChunk) => void): void {
     let bytes = tail;
-    if (this.#pending.length > 0) {
+    if (this.#pendingBytes > 0) {
       bytes = new Uint8Array(this.#pendingBytes + tail.length);
-      let offset = 0;
-      for (const part of this.#pending) {
-        bytes.set(part, offset);
-        offset += part.length;
-      }
-      bytes.set(tail, offset);
+      bytes.set(this.#pending.subarray(0, this.#pendingBytes));
+      bytes.set(tail, this.#pendingBytes);
       this.#reset();
     }
     let length = bytes.length;
@@ -175,8 +171,20 @@ export class LineFramer {
     emit(this.#decoder.decode(bytes.subarray(0, length)));
   }
 
+  /** Appends to the pending line: one buffer, not one per read (a peer sending a byte per
+   * segment would otherwise make us hold thousands of tiny buffers, ~500 bytes each). */
+  #hold(bytes: Uint8Array): void {
+    const needed = this.#pendingBytes + bytes.length;
+    if (needed > this.#pending.length) {
+      const grown = new Uint8Array(Math.min(this.#max + 1, Math.max(needed, 2 * this.#pending.length, 256)));
+      grown.set(this.#pending.subarray(0, this.#pendingBytes));
+      this.#pending = grown;
+    }
+    this.#pending.set(bytes, this.#pendingBytes);
+    this.#pendingBytes = needed;
+  }
+
   #reset(): void {
-    this.#pending = [];
     this.#pendingBytes = 0;
   }
 }

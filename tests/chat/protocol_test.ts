@@ -166,3 +166,22 @@ Deno.test("EncodedEvent: each format is encoded once and shared", () => {
   assert.equal(new TextDecoder().decode(encoded.text), `${HMS} <a> é\n`);
   assert.ok(new TextDecoder().decode(encoded.json).endsWith("}\n"));
 });
+
+Deno.test("nickProblem: letters that draw nothing are refused, so nobody can pose as another", () => {
+  for (const nick of ["alice\u034f", "alice\ufe0f", "\u3164", "al\u200bice"]) {
+    assert.notEqual(nickProblem(nick), undefined, JSON.stringify(nick));
+  }
+});
+
+Deno.test("nickKey: case pairs that lowercasing alone misses are one nick", () => {
+  for (const [a, b] of [["STRASSE", "straße"], ["ΟΔΥΣΣΕΥΣ", "οδυσσευσ"], ["straẞe", "straße"], ["J\u030coe", "ǰoe"]]) {
+    assert.equal(nickKey(a), nickKey(b), `${a} / ${b}`);
+  }
+  assert.notEqual(nickKey("alice"), nickKey("alicia"));
+  for (const nick of ["Straße", "ΟΔΥΣΣΕΥΣ", "ǰoe", "İstanbul"]) assert.equal(nickKey(nickKey(nick)), nickKey(nick));
+});
+
+Deno.test("cleanLine: a lone surrogate (a web client's JSON can carry one) becomes U+FFFD", () => {
+  assert.equal(cleanLine("lone \ud800 surrogate"), "lone \ufffd surrogate");
+  assert.equal(cleanLine("pair \ud83d\ude00 kept"), "pair \ud83d\ude00 kept");
+});
