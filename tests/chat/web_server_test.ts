@@ -387,3 +387,20 @@ Deno.test("web chat: the web port cannot be bound: the error names it, and the T
     taken.close();
   }
 });
+
+Deno.test("web chat: an upgrade without a key is a bad request; a refused origin reaches the log escaped", async () => {
+  const logs: string[] = [];
+  await using server = startChat({ log: (line) => logs.push(line) });
+  const upgrade = { upgrade: "websocket", connection: "Upgrade", "sec-websocket-version": "13" };
+  const keyless = await fetch(`${server.url}/ws`, { headers: upgrade });
+  assert.equal(keyless.status, 400);
+  await keyless.body?.cancel();
+  const hostile = await fetch(`${server.url}/ws`, {
+    headers: { ...upgrade, "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", origin: "http://evil\x9b2J" },
+  });
+  assert.equal(hostile.status, 403);
+  await hostile.body?.cancel();
+  const refused = logs.find((line) => line.includes("refused: origin"));
+  assert.ok(refused, logs.join("\n"));
+  assert.doesNotMatch(refused, /[\u0080-\u009f]/);
+});
