@@ -42,7 +42,7 @@ export function stripControls(text: string): string {
 export function escapeControls(text: string): string {
   return text.replace(
     // deno-lint-ignore no-control-regex
-    /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g,
+    /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
     (c) => {
       if (c === "\r") return "\\r";
       const code = c.charCodeAt(0);

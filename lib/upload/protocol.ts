@@ -29,6 +29,8 @@
  * @module
  */
 
+import { escapeControls } from "../text/sanitize.ts";
+
 /** The word that opens every upload header. A connection that opens otherwise is stored raw. */
 export const UPLOAD_MAGIC = "WIREBOX-UPLOAD";
 /** The protocol version this code speaks. */
@@ -190,7 +192,11 @@ export function parseHeader(bytes: Uint8Array): HeaderParse {
     if (line === "") break;
     // "s": a value may hold U+2028/U+2029 (the name check decides about them, not "."'s idea of a line).
     const field = /^([a-z0-9-]+): (.*)$/s.exec(line);
-    if (!field) return invalid(`malformed header line ${quoteLine(line.slice(0, 80))}: expected "key: value"`);
+    if (!field) {
+      return invalid(
+        `malformed header line ${escapeControls(JSON.stringify(line.slice(0, 80)))}: expected "key: value"`,
+      );
+    }
     if (fields.has(field[1])) return invalid(`the header field "${field[1]}" appears twice`);
     fields.set(field[1], field[2]);
   }
@@ -232,14 +238,6 @@ function headerEnd(bytes: Uint8Array): number {
     if (start > 0 && (line === 0 || (line === 1 && bytes[start] === 0x0d))) return newline + 1;
     start = newline + 1;
   }
-}
-
-// JSON quoting leaves C1 controls, line separators and bidi overrides as they are: escape them too.
-function quoteLine(line: string): string {
-  return JSON.stringify(line).replace(
-    /[\u0080-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
 }
 
 function invalid(message: string): HeaderParse {
